@@ -1,0 +1,41 @@
+# spine-auc — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint typecheck unit criteria-check bench clean
+
+$(BIN)/spine-auc: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+## Serve on 127.0.0.1:8080 with the embedded default (SQLite under ./var, bundled criteria and fixtures).
+run: $(BIN)/spine-auc
+	$(BIN)/spine-auc serve --host $(HOST) --port $(PORT)
+
+## The whole suite: lint, types, criteria check, unit + contract + integration tests.
+test: $(BIN)/spine-auc lint typecheck criteria-check
+	$(BIN)/pytest -q
+
+lint: $(BIN)/spine-auc
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app bench
+
+typecheck: $(BIN)/spine-auc
+	$(BIN)/mypy
+
+criteria-check: $(BIN)/spine-auc
+	$(BIN)/spine-auc criteria check
+
+unit: $(BIN)/spine-auc
+	$(BIN)/pytest -q tests/unit
+
+bench: $(BIN)/spine-auc
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .venv-sekmet var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,397 @@
+"""REST API and the FHIR ``$appropriateness`` operation.
+
+- ``POST /api/v1/appropriateness``: a Bundle (orders + patient data) or a bare ServiceRequest (patient
+  data then fetched from ``FHIR_BASE_URL`` by the order's subject) → ``{"results": [...]}``.
+- ``POST /fhir/ServiceRequest/$appropriateness``: the same input (bare, or as the ``request`` parameter
+  of a ``Parameters``) → a Bundle of ``GuidanceResponse``.
+- ``POST /fhir/ServiceRequest/<id>/$appropriateness``: the order is read from the FHIR server.
+- ``GET /openapi.json``: the OpenAPI 3.1 document of these endpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType, UpstreamError
+from app.fhir_models import validate_guidance_response, validate_service_request
+from app.guidance_response import guidance_bundle, to_guidance_response
+from app.openapi import build_openapi
+from app.request_body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
+
+log = logging.getLogger("spine_auc.api")
+
+bp = Blueprint("api", __name__)
+
+FHIR_JSON = "application/fhir+json"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ACCEPTED_TYPES = ("Bundle", "ServiceRequest")
+_PLACEHOLDER_SUBJECT = {"display": "patient of the supplied Bundle"}
+
+
+class ServiceUnavailable(SpineAucError):
+    """The consultation could not be recorded; the caller must not act on an unaudited answer."""
+
+    status = 503
+    issue_code = "transient"
+
+
+class GuidanceResponseInvalid(Exception):
+    """A GuidanceResponse we built failed R4 validation: our bug, rendered as a generic 500."""
+
+
+class UnprocessableInput(InvalidInput):
+    status = 422
+    issue_code = "processing"
+
+
+@dataclass
+class Evaluation:
+    """Results (one per order, in input order), each order's subject, and timings in milliseconds."""
+
+    results: list[dict[str, Any]]
+    subjects: list[str | None]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _request_id() -> str:
+    given = request.headers.get("X-Request-ID", "")
+    return given if _REQUEST_ID_RE.match(given) else str(uuid.uuid4())
+
+
+def _subject_of(order: dict[str, Any]) -> str | None:
+    subject = order.get("subject")
+    if isinstance(subject, dict) and isinstance(subject.get("reference"), str) and subject["reference"]:
+        return str(subject["reference"])
+    return None
+
+
+def _patient_id(reference: str, base_url: str) -> str:
+    """``Patient/<id>`` or ``<configured base>/Patient/<id>`` → ``<id>``; anything else is a 400."""
+    local = reference
+    if re.match(r"^https?://", reference):
+        base = base_url.rstrip("/") + "/"
+        if not reference.startswith(base):
+            raise InvalidInput(
+                f"unknown FHIR base in subject {reference!r}: this service fetches patient data only from "
+                f"{base_url.rstrip('/')}",
+                expression=["ServiceRequest.subject.reference"],
+            )
+        local = reference[len(base) :]
+    parts = local.split("/")
+    if len(parts) < 2 or parts[0] != "Patient" or not _FHIR_ID_RE.match(parts[1]):
+        raise InvalidInput(
+            f"subject {reference!r} is not a Patient reference the FHIR server can resolve "
+            "(expected Patient/<id>); send the patient data in a Bundle instead",
+            expression=["ServiceRequest.subject.reference"],
+        )
+    return parts[1]
+
+
+def _fhir_base_url() -> str:
+    base = current_app.config.get("FHIR_BASE_URL")
+    if not base:
+        raise UnprocessableInput(
+            "no patient data in the request and no FHIR server is configured (FHIR_BASE_URL); "
+            "send a Bundle with the patient's resources"
+        )
+    return str(base)
+
+
+def _fhir_client(base_url: str) -> Any:
+    from app import fhir_client
+
+    cfg = current_app.config
+    kwargs = {
+        "timeout": float(cfg.get("FHIR_TIMEOUT_SECONDS", 5.0)),
+        "deadline": float(cfg.get("FHIR_DEADLINE_SECONDS", 8.0)),
+        "page_cap": int(cfg.get("FHIR_PAGE_CAP", 50)),
+    }
+    factory = getattr(fhir_client, "client_for", None)
+    if factory is not None:
+        return factory(base_url, **kwargs)
+    return fhir_client.FhirClient(base_url, **kwargs)
+
+
+def _map_fhir_error(err: Exception, what: str) -> SpineAucError:
+    """One place mapping the FHIR client's errors to what our caller sees."""
+    from app import fhir_client
+
+    message = getattr(err, "message", None) or str(err)
+    if isinstance(err, fhir_client.FhirTimeout):
+        return UpstreamError(f"FHIR server timed out while {what}: {message}", status=504)
+    if isinstance(err, fhir_client.FhirUnavailable):
+        return UpstreamError(f"FHIR server unavailable while {what}: {message}", status=502)
+    if isinstance(err, fhir_client.FhirAuthError):
+        return UpstreamError(f"FHIR server refused access while {what}: {message}", status=502)
+    return UpstreamError(f"FHIR server error while {what}: {message}", status=502)
+
+
+def _fetch_record(base_url: str, reference: str) -> tuple[Any, float]:
+    """Fetch the patient's record from the FHIR server → (PatientRecord, elapsed ms)."""
+    from app import fhir_client
+    from app.evaluation import PatientRecord
+
+    patient_id = _patient_id(reference, base_url)
+    client = _fhir_client(base_url)
+    started = time.perf_counter()
+    try:
+        fetched = client.fetch_patient_record(patient_id)
+    except fhir_client.FhirError as err:
+        raise _map_fhir_error(err, f"fetching Patient/{patient_id}") from None
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    patient_part = fetched.get("Patient")
+    if isinstance(patient_part, fhir_client.FhirNotFound):
+        raise UnprocessableInput(
+            f"the order's subject Patient/{patient_id} was not found on the FHIR server",
+            expression=["ServiceRequest.subject.reference"],
+        )
+    if isinstance(patient_part, fhir_client.FhirError):
+        raise _map_fhir_error(patient_part, f"reading Patient/{patient_id}")
+    patient: dict[str, Any] | None
+    if isinstance(patient_part, list):
+        patient = patient_part[0] if patient_part else None
+    else:
+        patient = patient_part if isinstance(patient_part, dict) else None
+    resources: dict[str, list[dict[str, Any]]] = {}
+    unavailable: set[str] = set()
+    issues: list[str] = []
+    for resource_type, value in fetched.items():
+        if resource_type == "Patient":
+            continue
+        if isinstance(value, fhir_client.FhirError):
+            unavailable.add(resource_type)
+            issues.append(f"{resource_type} could not be fetched: {getattr(value, 'message', None) or value}")
+            log.warning("fetch of %s for Patient/%s failed: %s", resource_type, patient_id, value)
+        else:
+            resources[resource_type] = list(value)
+    record = PatientRecord(patient=patient, resources=resources, unavailable=unavailable, issues=issues)
+    return record, elapsed_ms
+
+
+def _check_input_shape(resource: Any) -> dict[str, Any]:
+    if not isinstance(resource, dict):
+        raise InvalidInput("expected a FHIR Bundle or ServiceRequest (a JSON object)")
+    resource_type = resource.get("resourceType")
+    if resource_type not in _ACCEPTED_TYPES:
+        raise InvalidInput(
+            f"expected resourceType Bundle or ServiceRequest, got {resource_type!r}",
+            expression=["resourceType"],
+        )
+    return resource
+
+
+def evaluate_input(resource: Any) -> Evaluation:
+    """Split, validate, gather patient data (inline or fetched) and evaluate every order."""
+    from app.evaluation import evaluate_orders, record_from_resources, split_input
+
+    resource = _check_input_shape(resource)
+    criteria = current_app.extensions["spine_auc.criteria"]
+    orders, others = split_input(resource)
+    if not orders:
+        raise InvalidInput("the Bundle contains no ServiceRequest", expression=["Bundle.entry"])
+    subjects = [_subject_of(order) for order in orders]
+    if not others:
+        for index, subject in enumerate(subjects):
+            if subject is None:
+                raise InvalidInput(
+                    "the ServiceRequest has no subject reference and no patient data was supplied; "
+                    "add subject or send a Bundle with the patient's resources",
+                    expression=[f"ServiceRequest[{index}].subject"],
+                )
+    for order in orders:
+        # R4 makes subject 1..1; with the patient's data inline an order without one is still
+        # evaluated (against that data), so only its structure is checked here.
+        validate_service_request(order if "subject" in order else {**order, "subject": _PLACEHOLDER_SUBJECT})
+    timings: dict[str, float] = {}
+    if others:
+        # Patient data supplied inline: evaluated as is, nothing is fetched.
+        started = time.perf_counter()
+        results = evaluate_orders(orders, record_from_resources(others), criteria)
+        timings["eval"] = (time.perf_counter() - started) * 1000
+        return Evaluation(results=list(results), subjects=subjects, timings=timings)
+
+    base_url = _fhir_base_url()
+    groups: dict[str, list[int]] = {}
+    for index, subject in enumerate(subjects):
+        groups.setdefault(str(subject), []).append(index)
+    results_by_index: dict[int, dict[str, Any]] = {}
+    timings["fhirFetch"] = 0.0
+    timings["eval"] = 0.0
+    for reference, indexes in groups.items():
+        record, fetch_ms = _fetch_record(base_url, reference)
+        timings["fhirFetch"] += fetch_ms
+        started = time.perf_counter()
+        group_results = evaluate_orders([orders[i] for i in indexes], record, criteria)
+        timings["eval"] += (time.perf_counter() - started) * 1000
+        for i, result in zip(indexes, group_results, strict=True):
+            results_by_index[i] = result
+    results = [results_by_index[i] for i in range(len(orders))]
+    return Evaluation(results=results, subjects=subjects, timings=timings)
+
+
+def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
+    """Write the consultations to the audit store (if configured) before answering."""
+    store = current_app.extensions.get("spine_auc.store")
+    if store is None:
+        return
+    latency_ms = (time.perf_counter() - started) * 1000
+    by_patient: dict[str | None, list[dict[str, Any]]] = {}
+    for result, subject in zip(evaluation.results, evaluation.subjects, strict=True):
+        by_patient.setdefault(subject, []).append(result)
+    try:
+        for patient, results in by_patient.items():
+            store.record_consultations(
+                results,
+                hook_instance=None,
+                request_id=request_id,
+                caller_iss=None,
+                tenant=None,
+                patient=patient,
+                latency_ms=latency_ms,
+            )
+    except Exception as err:
+        log.exception("recording consultations failed (request %s)", request_id, exc_info=err)
+        raise ServiceUnavailable("the consultation could not be recorded; try again later") from None
+
+
+def _server_timing(evaluation: Evaluation) -> str:
+    return ", ".join(f"{name};dur={value:.1f}" for name, value in evaluation.timings.items())
+
+
+def _max_body() -> int:
+    return int(current_app.config.get("MAX_BODY_BYTES", 5 * 1024 * 1024))
+
+
+def _fhir_response(body: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = FHIR_JSON
+    return response
+
+
+def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
+    responses = []
+    for index, (result, subject) in enumerate(zip(evaluation.results, evaluation.subjects, strict=True), 1):
+        response = to_guidance_response(result, index=index, request_id=request_id, subject=subject)
+        try:
+            validate_guidance_response(response)
+        except InvalidInput as err:
+            log.error(
+                "GuidanceResponse for %s failed R4 validation: %s", result.get("consultationId"), err.message
+            )
+            raise GuidanceResponseInvalid(err.message) from None
+        responses.append(response)
+    return guidance_bundle(responses)
+
+
+# --------------------------------------------------------------------------------------------------
+# Routes
+
+
+@bp.post("/api/v1/appropriateness")
+def appropriateness() -> Response:
+    started = time.perf_counter()
+    request_id = _request_id()
+    body = read_json_body(request, _max_body())
+    evaluation = evaluate_input(body)
+    _record(evaluation, request_id=request_id, started=started)
+    response = jsonify({"results": evaluation.results})
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Server-Timing"] = _server_timing(evaluation)
+    return response
+
+
+def _operation_input(body: Any) -> Any:
+    """``Parameters`` with a ``request`` resource parameter, or the resource itself."""
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        parameters = body.get("parameter")
+        if not isinstance(parameters, list):
+            raise InvalidInput("Parameters has no parameter", expression=["Parameters.parameter"])
+        found = [p for p in parameters if isinstance(p, dict) and p.get("name") == "request"]
+        unknown = [p.get("name") for p in parameters if isinstance(p, dict) and p.get("name") != "request"]
+        if unknown:
+            raise InvalidInput(f"unknown parameter(s) {unknown}; $appropriateness takes 'request'")
+        if len(found) != 1 or not isinstance(found[0].get("resource"), dict):
+            raise InvalidInput(
+                "Parameters must carry exactly one 'request' parameter "
+                "with a Bundle or ServiceRequest resource",
+                expression=["Parameters.parameter"],
+            )
+        return found[0]["resource"]
+    return body
+
+
+@bp.post("/fhir/ServiceRequest/$appropriateness")
+def fhir_appropriateness() -> Response:
+    started = time.perf_counter()
+    request_id = _request_id()
+    body = _operation_input(read_json_body(request, _max_body()))
+    evaluation = evaluate_input(body)
+    bundle = _guidance(evaluation, request_id)
+    _record(evaluation, request_id=request_id, started=started)
+    response = _fhir_response(bundle)
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Server-Timing"] = _server_timing(evaluation)
+    return response
+
+
+def _check_instance_body() -> None:
+    """The instance-level operation takes no input; an empty body or an empty Parameters is accepted."""
+    raw = read_body_bytes(request, _max_body())
+    if not raw.strip():
+        return
+    if request.mimetype not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {request.content_type or 'none'!r}; this operation takes no body "
+            "or an empty Parameters resource as application/fhir+json"
+        )
+    body = parse_json_bytes(raw)
+    if not (
+        isinstance(body, dict) and body.get("resourceType") == "Parameters" and not body.get("parameter")
+    ):
+        raise InvalidInput("this operation takes no input; send no body or an empty Parameters resource")
+
+
+@bp.post("/fhir/ServiceRequest/<order_id>/$appropriateness")
+def fhir_instance_appropriateness(order_id: str) -> Response:
+    from app import fhir_client
+
+    started = time.perf_counter()
+    request_id = _request_id()
+    _check_instance_body()
+    if not _FHIR_ID_RE.match(order_id):
+        raise InvalidInput(f"{order_id!r} is not a valid FHIR id", expression=["ServiceRequest.id"])
+    base_url = _fhir_base_url()
+    client = _fhir_client(base_url)
+    try:
+        order = client.read("ServiceRequest", order_id)
+    except fhir_client.FhirNotFound:
+        raise NotFound(f"ServiceRequest/{order_id} was not found on the FHIR server") from None
+    except fhir_client.FhirError as err:
+        raise _map_fhir_error(err, f"reading ServiceRequest/{order_id}") from None
+    if not isinstance(order, dict) or order.get("resourceType") != "ServiceRequest":
+        raise UpstreamError(f"the FHIR server did not return a ServiceRequest for ServiceRequest/{order_id}")
+    evaluation = evaluate_input(order)
+    bundle = _guidance(evaluation, request_id)
+    _record(evaluation, request_id=request_id, started=started)
+    response = _fhir_response(bundle)
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Server-Timing"] = _server_timing(evaluation)
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(build_openapi())

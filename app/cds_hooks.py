@@ -1,0 +1,340 @@
+"""CDS Hooks 2.0 service: discovery, ``order-select`` / ``order-sign`` and feedback (Flask blueprint ``bp``).
+
+- ``GET  /cds-services``                discovery (prefetch templates use only 2.0 tokens)
+- ``POST /cds-services/<id>``           validate the envelope (our JSON Schema), evaluate the spine
+                                        ServiceRequests of ``draftOrders`` (order-select: the selected
+                                        ones), answer cards + ``systemActions``
+- ``POST /cds-services/<id>/feedback``  validate and store feedback, idempotent on repeats
+
+CORS is a few explicit headers (no flask-cors): any origin by default (``CDS_CORS_ORIGINS``), the
+preflight needs no JWT. Authentication is delegated to ``app.extensions["spine_auc.cds_auth"]`` when
+configured; results go to ``app.extensions["spine_auc.store"]`` before the response is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from app import cds_cards
+from app.clinical_context import RecordCache, build_record, default_fetcher, discovery_prefetch, read_prefetch
+from app import criteria as criteria_module
+from app.errors import InvalidInput, NotFound, SpineAucError
+from app.evaluation import PatientRecord, evaluate_orders
+from app.request_body import read_json_body
+
+log = logging.getLogger("spine_auc.cds_hooks")
+
+bp = Blueprint("cds_hooks", __name__)
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+ORDER_TYPES = frozenset({"ServiceRequest"})
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+
+SERVICES: dict[str, Service] = {
+    s.id: s
+    for s in (
+        Service(
+            "spine-auc-order-select",
+            "order-select",
+            "Spine imaging appropriateness (order selection)",
+            "Rates selected spine imaging orders (MRI, CT, radiography of the spine) against the ACR "
+            "Appropriateness Criteria from the patient's record, suggests better studies and attaches "
+            "the Argonaut PAMA rating to the draft order.",
+        ),
+        Service(
+            "spine-auc-order-sign",
+            "order-sign",
+            "Spine imaging appropriateness (order signing)",
+            "Rates every spine imaging order being signed against the ACR Appropriateness Criteria and "
+            "attaches the Argonaut PAMA rating to the order.",
+        ),
+    )
+}
+
+REQUEST_SCHEMA = "cds-hook-request.schema.json"
+FEEDBACK_SCHEMA = "cds-feedback.schema.json"
+# Layering: only app.criteria imports jsonschema, so its (module-private) registry/validate helpers are
+# reused here instead of a second jsonschema importer. Loaded once at import.
+_SCHEMAS = criteria_module._registry(SCHEMA_DIR)
+
+_memory_lock = threading.Lock()
+
+
+def _cfg(key: str, default: Any) -> Any:
+    return current_app.config.get(key, default)
+
+
+def _record_cache() -> RecordCache:
+    cache = current_app.extensions.get("spine_auc.cds_record_cache")
+    if cache is None:
+        cache = RecordCache(int(_cfg("CDS_RECORD_CACHE_SIZE", 256)))
+        current_app.extensions["spine_auc.cds_record_cache"] = cache
+    return cache  # type: ignore[no-any-return]
+
+
+def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
+    """(JSON path, message) for every way ``instance`` breaks one of our CDS Hooks schemas."""
+    problems: list[tuple[str, str]] = []
+    for line in criteria_module._validate(instance, schema_name, "", _SCHEMAS):
+        _label, path, message = line.split(":", 2)
+        problems.append((path, message.strip()))
+    return problems
+
+
+def _validate(schema_name: str, instance: Any, what: str) -> None:
+    """Raise InvalidInput listing (up to five) schema errors with their JSON paths."""
+    problems = schema_problems(schema_name, instance)
+    if problems:
+        raise InvalidInput(
+            f"invalid {what}: " + "; ".join(f"{path}: {msg}" for path, msg in problems[:5]),
+            expression=[path for path, _ in problems[:5]],
+        )
+
+
+def _public_url() -> str:
+    base = _cfg("PUBLIC_BASE_URL", None)
+    if base:
+        return str(base).rstrip("/") + request.path
+    return request.base_url
+
+
+# -- CORS and authentication -------------------------------------------------------------------------
+
+
+@bp.before_request
+def _authenticate() -> ResponseReturnValue | None:
+    if request.method == "OPTIONS":
+        return Response(status=204)  # preflight: no JWT (CORS headers are added below)
+    g.cds_caller = None
+    auth = current_app.extensions.get("spine_auc.cds_auth")
+    if auth is not None:
+        g.cds_caller = auth.authenticate(request.headers.get("Authorization"), audience_url=_public_url())
+    return None
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    origins = _cfg("CDS_CORS_ORIGINS", "*")
+    origin = request.headers.get("Origin")
+    if origins == "*" or origins == ["*"]:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and isinstance(origins, list | tuple) and origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+    else:
+        return response
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _caller_attr(name: str) -> str | None:
+    value = getattr(g.get("cds_caller"), name, None)
+    return value if isinstance(value, str) else None
+
+
+# -- discovery ---------------------------------------------------------------------------------------
+
+
+@bp.get("/cds-services")
+def discovery() -> ResponseReturnValue:
+    prefetch = discovery_prefetch()
+    services = [
+        {
+            "hook": s.hook,
+            "id": s.id,
+            "title": s.title,
+            "description": s.description,
+            "prefetch": prefetch,
+            "usageRequirements": "Send draft ServiceRequests coded with CPT (or LOINC/SNOMED CT) and their "
+            "reasonCode; without prefetch the service reads the patient from fhirServer.",
+        }
+        for s in SERVICES.values()
+    ]
+    return jsonify({"services": services})
+
+
+# -- service call ------------------------------------------------------------------------------------
+
+
+def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
+    """The ServiceRequests to evaluate: all of draftOrders (order-sign) or the selected ones (order-select)."""
+    bundle = context["draftOrders"]
+    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
+    orders = [
+        e["resource"]
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") in ORDER_TYPES
+    ]
+    if hook != "order-select":
+        return orders
+    selected = set(context.get("selections") or [])
+    return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
+
+
+def _evaluate(orders: list[dict[str, Any]], record: PatientRecord, criteria: Any) -> list[tuple[dict, dict]]:
+    """(result, order) pairs; an order the core cannot read is skipped (no card), never a 400 for the hook."""
+    try:
+        return list(zip(evaluate_orders(orders, record, criteria), orders, strict=True))
+    except InvalidInput:
+        pass
+    pairs: list[tuple[dict, dict]] = []
+    for order in orders:
+        try:
+            results = evaluate_orders([order], record, criteria)
+        except InvalidInput as err:
+            log.info("draft order %s skipped: %s", order.get("id"), err.message)
+            continue
+        pairs.extend((r, order) for r in results)
+    return pairs
+
+
+_NO_DATA_TYPES = {"Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication"}
+
+
+def _spine_orders(orders: list[dict[str, Any]], criteria: Any) -> list[dict[str, Any]]:
+    """Orders the core treats as spine imaging (triage with no patient data: routing needs only the code)."""
+    empty = PatientRecord(patient=None, resources={}, unavailable=set(_NO_DATA_TYPES), issues=[])
+    return [order for result, order in _evaluate(orders, empty, criteria) if result.get("status") != "not-applicable"]
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> ResponseReturnValue:
+    started = time.perf_counter()
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services")
+    body = read_json_body(request, int(_cfg("MAX_BODY_BYTES", 5 * 1024 * 1024)))
+    _validate(REQUEST_SCHEMA, body, "CDS Hooks request")
+    if body["hook"] != service.hook:
+        raise InvalidInput(
+            f"hook {body['hook']!r} does not match service {service.id!r} (hook {service.hook!r})",
+            expression=["hook"],
+        )
+    context = body["context"]
+    patient_id: str = context["patientId"]
+    criteria = current_app.extensions["spine_auc.criteria"]
+    orders = _draft_orders(context, service.hook)
+    if orders and read_prefetch(body.get("prefetch")).to_fetch:
+        # Data would have to be fetched: first drop orders that are not spine imaging (routing needs only the
+        # order), so a call with nothing to rate never touches the FHIR server and never gets a 412.
+        orders = _spine_orders(orders, criteria)
+    if not orders:
+        return jsonify({"cards": []})  # nothing to rate: no patient data needed, no 412
+
+    fetch = None
+    fhir_server = body.get("fhirServer")
+    if fhir_server:
+        auth = current_app.extensions.get("spine_auc.cds_auth")
+        if auth is not None:
+            auth.check_fhir_server(g.get("cds_caller"), fhir_server)
+        token = (body.get("fhirAuthorization") or {}).get("access_token")
+        fetch = default_fetcher(
+            fhir_server,
+            token if isinstance(token, str) else None,
+            deadline_seconds=float(_cfg("FHIR_DEADLINE_SECONDS", 8.0)),
+            timeout_seconds=float(_cfg("FHIR_TIMEOUT_SECONDS", 5.0)),
+            page_cap=int(_cfg("FHIR_PAGE_CAP", 50)),
+        )
+    record, info = build_record(patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache())
+    pairs = _evaluate(orders, record, criteria)
+    response = cds_cards.build_response(
+        pairs,
+        legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True)),
+        default_source_label=str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)")),
+    )
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    _link_cards(pairs, response)
+    store = current_app.extensions.get("spine_auc.store")
+    if store is not None:
+        store.record_consultations(
+            [r for r, _ in pairs],
+            hook_instance=body["hookInstance"],
+            request_id=None,
+            caller_iss=_caller_attr("iss"),
+            tenant=_caller_attr("tenant"),
+            patient=patient_id,
+            latency_ms=latency_ms,
+        )
+    log.info(
+        "cds %s hookInstance=%s orders=%d cards=%d data=%s criteria=%s consultations=%s %.1fms",
+        service.id,
+        body["hookInstance"],
+        len(pairs),
+        len(response["cards"]),
+        info["source"],
+        getattr(criteria, "version", "?"),
+        ",".join(str(r.get("consultationId")) for r, _ in pairs),
+        latency_ms,
+    )
+    return jsonify(response)
+
+
+def _link_cards(pairs: list[tuple[dict, dict]], response: dict[str, Any]) -> None:
+    """Record each card's uuid (and its suggestions') in its result, so feedback can be tied to a consultation."""
+    cards = iter(response["cards"])
+    for result, _order in pairs:
+        if result.get("status") not in {"rated", "insufficient-data", "no-criteria"}:
+            continue
+        card = next(cards, None)
+        if card is None:
+            return
+        result["cdsCard"] = {
+            "uuid": card["uuid"],
+            "suggestions": [s["uuid"] for s in card.get("suggestions", [])],
+        }
+
+
+# -- feedback ----------------------------------------------------------------------------------------
+
+
+def _feedback_key(service_id: str, item: dict[str, Any]) -> str:
+    return json.dumps({"service": service_id, "item": item}, sort_keys=True, separators=(",", ":"))
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> ResponseReturnValue:
+    if service_id not in SERVICES:
+        raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services")
+    body = read_json_body(request, int(_cfg("MAX_BODY_BYTES", 5 * 1024 * 1024)))
+    _validate(FEEDBACK_SCHEMA, body, "CDS Hooks feedback")
+    store = current_app.extensions.get("spine_auc.store")
+    stored = duplicates = 0
+    for item in body["feedback"]:
+        if store is not None:
+            new = bool(store.record_feedback(service_id, item, caller_iss=_caller_attr("iss")))
+        else:
+            memory: dict[str, dict[str, Any]] = current_app.extensions.setdefault("spine_auc.cds_feedback", {})
+            key = _feedback_key(service_id, item)
+            with _memory_lock:
+                new = key not in memory
+                memory.setdefault(key, dict(item))
+        stored += int(new)
+        duplicates += int(not new)
+    return jsonify({"stored": stored, "duplicates": duplicates})
+
+
+def feedback_memory(app: Any) -> list[dict[str, Any]]:
+    """The in-memory feedback (only used when no store is configured)."""
+    return list(app.extensions.get("spine_auc.cds_feedback", {}).values())
+
+
+__all__ = ["SERVICES", "SpineAucError", "bp", "feedback_memory"]

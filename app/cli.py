@@ -1,0 +1,148 @@
+"""The ``spine-auc`` command line: serve, evaluate, criteria check (click)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.config import load_config
+
+
+def _criteria_dir(value: str | None) -> str:
+    return value or str(load_config()["CRITERIA_DIR"])
+
+
+@click.group()
+@click.version_option(package_name="spine-auc")
+def main() -> None:
+    """spine-auc: ACR appropriateness for spine imaging orders (FHIR R4, CDS Hooks 2.0)."""
+
+
+@main.group()
+def criteria() -> None:
+    """Clinical content commands."""
+
+
+@criteria.command("check")
+@click.option("--dir", "directory", default=None, help="Criteria directory (default: the bundled criteria/).")
+def criteria_check(directory: str | None) -> None:
+    """Validate every criteria file and the cross-references; print problems as file:json_path: message."""
+    from app.criteria import check_criteria, load_criteria
+
+    path = _criteria_dir(directory)
+    problems = check_criteria(path)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(f"criteria check: {len(problems)} problem(s) in {path}", err=True)
+        sys.exit(1)
+    loaded = load_criteria(path)
+    rows = sum(len(v.rows) for t in loaded.topics.values() for v in t.variants)
+    click.echo(
+        f"criteria {loaded.version}: OK — {len(loaded.topics)} topics, "
+        f"{sum(len(t.variants) for t in loaded.topics.values())} variants, {rows} rows, "
+        f"{len(loaded.procedures)} procedures, {len(loaded.codes)} codes, {len(loaded.value_sets)} value sets"
+    )
+
+
+def _read_json_file(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise click.ClickException(f"{what} {path}: file not found") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{what} {path}: not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise click.ClickException(f"{what} {path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    except OSError as err:
+        raise click.ClickException(f"{what} {path}: {err.strerror}") from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--patient-bundle", type=click.Path(dir_okay=False), help="Patient resources for a bare ServiceRequest.")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
+@click.option("--now", default=None, help="Request time (ISO 8601) used when an order has no authoredOn.")
+@click.option("--criteria-dir", default=None, help="Criteria directory (default: the bundled criteria/).")
+def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None) -> None:
+    """Evaluate the ServiceRequest(s) in FILE (a Bundle, or a bare ServiceRequest with --patient-bundle)."""
+    from app.criteria import load_criteria
+    from app.errors import CriteriaError, InvalidInput
+    from app.evaluation import evaluate_orders, record_from_resources, split_input
+    from app.results import format_text
+
+    try:
+        loaded = load_criteria(_criteria_dir(criteria_dir))
+    except CriteriaError as err:
+        raise click.ClickException(f"invalid criteria ({len(err.problems)} problems); run 'spine-auc criteria check'")
+    request_time = None
+    if now:
+        try:
+            request_time = datetime.fromisoformat(now)
+        except ValueError:
+            raise click.ClickException(f"--now {now!r} is not an ISO 8601 date-time") from None
+    try:
+        orders, others = split_input(_read_json_file(file, "input"))
+        if patient_bundle:
+            extra = _read_json_file(patient_bundle, "patient bundle")
+            if not isinstance(extra, dict) or extra.get("resourceType") != "Bundle":
+                raise InvalidInput("--patient-bundle must be a FHIR Bundle")
+            others += [e["resource"] for e in extra.get("entry", []) if isinstance(e, dict) and "resource" in e]
+        results = evaluate_orders(orders, record_from_resources(others), loaded, now=request_time)
+    except InvalidInput as err:
+        raise click.ClickException(f"unreadable input: {err.message}") from None
+    if fmt == "text":
+        click.echo(format_text(results))
+    else:
+        click.echo(json.dumps({"results": results}, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn sync workers")
+@click.option("--allow-unauthenticated", is_flag=True, help="Accept CDS calls without a JWT on a non-loopback bind.")
+@click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
+def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: bool) -> None:
+    """Serve the API, the FHIR operation and CDS Hooks (gunicorn, sync workers)."""
+    import os
+
+    from app import create_app
+
+    overrides: dict[str, Any] = {"BIND_HOST": host}
+    if allow_unauthenticated:
+        overrides["ALLOW_UNAUTHENTICATED"] = True
+        os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
+    os.environ["SPINE_AUC_BIND_HOST"] = host
+    app = create_app(overrides)  # validates criteria and security settings before binding
+    if dev:
+        app.run(host=host, port=port)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("timeout", 30)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            return app
+
+    _Gunicorn().run()
+
+
+from app.cli_fixtures import fixtures  # noqa: E402  (the `fixtures` group lives in its own module)
+
+main.add_command(fixtures)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

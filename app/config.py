@@ -1,0 +1,61 @@
+"""Service configuration: defaults, then ``SPINE_AUC_*`` environment variables, then test overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    # Clinical content (validated once at start-up; the service refuses to start on invalid criteria).
+    "CRITERIA_DIR": str(REPO_ROOT / "criteria"),
+    "FIXTURES_DIR": str(REPO_ROOT / "fhir_fixtures"),
+    # Storage: SQLite (WAL) under DATA_DIR by default, PostgreSQL by URL.
+    "DATA_DIR": str(REPO_ROOT / "var"),
+    "DATABASE_URL": None,
+    "RETENTION_DAYS": 3650,
+    # Outbound FHIR: the server patient data is fetched from when a request does not carry it.
+    "FHIR_BASE_URL": None,
+    "FHIR_TIMEOUT_SECONDS": 5.0,
+    "FHIR_DEADLINE_SECONDS": 8.0,
+    "FHIR_PAGE_CAP": 50,
+    # Inbound limits.
+    "MAX_BODY_BYTES": 5 * 1024 * 1024,
+    # CDS Hooks
+    "CDS_LEGACY_SYSTEM_ACTIONS": True,
+    "CDS_TRUSTED_ISSUERS": [],
+    "ALLOW_UNAUTHENTICATED": False,
+    "BIND_HOST": "127.0.0.1",
+}
+
+_ENV_PREFIX = "SPINE_AUC_"
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    """Turn an environment string into the type of the default value."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, list | dict):
+        return json.loads(raw)
+    return raw
+
+
+def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the effective configuration (defaults < environment < test_config)."""
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(_ENV_PREFIX + key)
+        if raw is not None and raw != "":
+            config[key] = _coerce(raw, default)
+    if test_config:
+        config.update(test_config)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{Path(config['DATA_DIR']) / 'spine-auc.db'}"
+    return config

@@ -1,0 +1,43 @@
+"""``GET /api/v1/consultations/<id>`` and ``GET /api/v1/consultations?patient=&order=&limit=&cursor=``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from app.errors import InvalidInput, NotFound
+from app.store import ConsultationStore
+
+bp = Blueprint("consultations", __name__, url_prefix="/api/v1/consultations")
+
+
+def _store() -> ConsultationStore:
+    store: ConsultationStore = current_app.extensions["spine_auc.store"]
+    return store
+
+
+@bp.get("/<path:consultation_id>")
+def get_consultation(consultation_id: str) -> ResponseReturnValue:
+    found = _store().get_consultation(consultation_id)
+    if found is None and not consultation_id.startswith("urn:uuid:"):
+        found = _store().get_consultation("urn:uuid:" + consultation_id)
+    if found is None:
+        raise NotFound(f"no consultation {consultation_id}")
+    return jsonify(found)
+
+
+@bp.get("")
+def list_consultations() -> ResponseReturnValue:
+    patient = request.args.get("patient") or None
+    order = request.args.get("order") or None
+    if patient is None and order is None:
+        raise InvalidInput("give 'patient' or 'order'", expression=["patient"])
+    raw_limit = request.args.get("limit", "50")
+    try:
+        limit = int(raw_limit)
+    except ValueError as exc:
+        raise InvalidInput("limit must be an integer", expression=["limit"]) from exc
+    items, next_cursor = _store().list_consultations(
+        patient=patient, order=order, limit=limit, cursor=request.args.get("cursor") or None
+    )
+    return jsonify({"consultations": items, "next": next_cursor})

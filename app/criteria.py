@@ -1,0 +1,374 @@
+"""Load, validate and index the criteria files once (the only importer of ``jsonschema``).
+
+Validation has two layers: each file against its Draft 2020-12 schema, then the cross-file references
+(procedure ids, value-set ids, facts, topics) in code. Every problem is reported as
+``file:json_path: message``; :class:`app.errors.CriteriaError` carries the full list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from app.criteria_model import (
+    BASE_FACTS,
+    CATEGORIES,
+    CodeEntry,
+    Combination,
+    Criteria,
+    Expr,
+    Modifier,
+    Procedure,
+    RoutingRule,
+    Row,
+    Topic,
+    ValueSet,
+    Variant,
+)
+from app.errors import CriteriaError
+
+_SCHEMA_FOR = {
+    "manifest": "manifest.schema.json",
+    "settings": "settings.schema.json",
+    "routing": "routing.schema.json",
+    "procedures": "procedures.schema.json",
+    "valueSets": "valuesets.schema.json",
+    "modifiers": "modifiers.schema.json",
+    "topic": "topic.schema.json",
+}
+
+
+def load_criteria(directory: str | Path) -> Criteria:
+    """Validate every criteria file and build the engine's index. Raises CriteriaError listing all problems."""
+    root = Path(directory)
+    raw, problems = _load_and_validate(root)
+    if problems:
+        raise CriteriaError(problems)
+    problems = list(_cross_reference_problems(raw))
+    if problems:
+        raise CriteriaError(problems)
+    return _build(raw)
+
+
+def check_criteria(directory: str | Path) -> list[str]:
+    """Every problem in the criteria directory (empty list = valid)."""
+    try:
+        load_criteria(directory)
+    except CriteriaError as err:
+        return err.problems
+    return []
+
+
+# --- schema validation -----------------------------------------------------------------------------------------
+
+
+def _registry(schema_dir: Path) -> tuple[Registry, dict[str, dict[str, Any]]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    registry: Registry = Registry()
+    for path in sorted(schema_dir.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        schemas[path.name] = schema
+        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
+    return registry, schemas
+
+
+def _read_json(path: Path, label: str, problems: list[str]) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{label}:$: file not found")
+    except json.JSONDecodeError as err:
+        problems.append(f"{label}:$: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})")
+    return None
+
+
+def _validate(doc: Any, schema_name: str, label: str, ctx: tuple[Registry, dict[str, Any]]) -> list[str]:
+    registry, schemas = ctx
+    schema = schemas.get(schema_name)
+    if schema is None:
+        return [f"{label}:$: schema {schema_name} is missing from criteria/schemas"]
+    validator = Draft202012Validator(schema, registry=registry)
+    return [
+        f"{label}:{err.json_path}: {err.message}"
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def _load_and_validate(root: Path) -> tuple[dict[str, Any], list[str]]:
+    problems: list[str] = []
+    if not root.is_dir():
+        return {}, [f"{root}:$: criteria directory not found"]
+    ctx = _registry(root / "schemas")
+    manifest = _read_json(root / "manifest.json", "manifest.json", problems)
+    if manifest is None:
+        return {}, problems
+    problems += _validate(manifest, _SCHEMA_FOR["manifest"], "manifest.json", ctx)
+    if problems:
+        return {}, problems
+    raw: dict[str, Any] = {"manifest": manifest, "topics": {}}
+    for key in ("settings", "routing", "procedures", "valueSets", "modifiers"):
+        rel = manifest[key]
+        doc = _read_json(root / rel, rel, problems)
+        if doc is not None:
+            problems += _validate(doc, _SCHEMA_FOR[key], rel, ctx)
+            raw[key] = doc
+    for rel in manifest["topics"]:
+        doc = _read_json(root / rel, rel, problems)
+        if doc is not None:
+            problems += _validate(doc, _SCHEMA_FOR["topic"], rel, ctx)
+            raw["topics"][rel] = doc
+    return raw, problems
+
+
+# --- cross references ------------------------------------------------------------------------------------------
+
+
+def _facts_in(expr: Expr | None, path: str) -> Iterator[tuple[str, str]]:
+    if not expr:
+        return
+    if "fact" in expr:
+        yield expr["fact"], path
+    for key in ("all", "any"):
+        for i, sub in enumerate(expr.get(key, [])):
+            yield from _facts_in(sub, f"{path}.{key}[{i}]")
+    if "not" in expr:
+        yield from _facts_in(expr["not"], f"{path}.not")
+
+
+def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
+    manifest = raw["manifest"]
+    settings, procedures = raw["settings"], raw["procedures"]
+    proc_ids = {p["id"] for p in procedures["procedures"]}
+    vs_ids = {v["id"] for v in raw["valueSets"]["valueSets"]}
+    known_facts = set(BASE_FACTS) | set(settings["derivedFacts"]) | set(settings["uncodableFacts"])
+    pfile, vfile, sfile = manifest["procedures"], manifest["valueSets"], manifest["settings"]
+
+    seen: set[str] = set()
+    for i, p in enumerate(procedures["procedures"]):
+        if p["id"] in seen:
+            yield f"{pfile}:$.procedures[{i}].id: duplicate procedure id {p['id']!r}"
+        seen.add(p["id"])
+        if p["region"] not in settings["regionCoverage"]:
+            yield f"{pfile}:$.procedures[{i}].region: region {p['region']!r} missing from settings regionCoverage"
+    for i, c in enumerate(procedures["codes"]):
+        for j, pid in enumerate(c["procedures"]):
+            if pid not in proc_ids:
+                yield f"{pfile}:$.codes[{i}].procedures[{j}]: unknown procedure {pid!r}"
+    for i, c in enumerate(procedures["combinations"]):
+        for j, pid in enumerate(c["procedures"]):
+            if pid not in proc_ids:
+                yield f"{pfile}:$.combinations[{i}].procedures[{j}]: unknown procedure {pid!r}"
+
+    for name, fact in settings["facts"].items():
+        for key, ids in fact.items():
+            if key.endswith("ValueSets"):
+                for j, vid in enumerate(ids):
+                    if vid not in vs_ids:
+                        yield f"{sfile}:$.facts.{name}.{key}[{j}]: unknown value set {vid!r} (not in {vfile})"
+    for name, derived in settings["derivedFacts"].items():
+        for fact, where in _facts_in(derived["when"], f"$.derivedFacts.{name}.when"):
+            if fact not in known_facts:
+                yield f"{sfile}:{where}: unknown fact {fact!r}"
+
+    topic_ids: set[str] = set()
+    for rel, topic in raw["topics"].items():
+        topic_ids.add(topic["id"])
+        if Path(rel).stem != topic["id"]:
+            yield f"{rel}:$.id: topic id {topic['id']!r} does not match the file name"
+        numbers = [v["number"] for v in topic["variants"]]
+        if sorted(numbers) != sorted(topic["variantPrecedence"]):
+            yield f"{rel}:$.variantPrecedence: must list exactly the variant numbers {sorted(numbers)}"
+        for i, v in enumerate(topic["variants"]):
+            for fact, where in _facts_in(v["when"], f"$.variants[{i}].when"):
+                if fact not in known_facts:
+                    yield f"{rel}:{where}: unknown fact {fact!r}"
+            row_procs: set[str] = set()
+            for j, row in enumerate(v["rows"]):
+                if row["procedure"] not in proc_ids:
+                    yield f"{rel}:$.variants[{i}].rows[{j}].procedure: unknown procedure {row['procedure']!r}"
+                if row["procedure"] in row_procs:
+                    yield f"{rel}:$.variants[{i}].rows[{j}].procedure: procedure listed twice in the variant"
+                row_procs.add(row["procedure"])
+
+    rfile = manifest["routing"]
+    for i, rule in enumerate(raw["routing"]["rules"]):
+        if rule["topic"] is not None and rule["topic"] not in topic_ids:
+            yield f"{rfile}:$.rules[{i}].topic: unknown topic {rule['topic']!r}"
+        for fact, where in _facts_in(rule["when"], f"$.rules[{i}].when"):
+            if fact not in known_facts:
+                yield f"{rfile}:{where}: unknown fact {fact!r}"
+
+    mfile = manifest["modifiers"]
+    for i, mod in enumerate(raw["modifiers"]["modifiers"]):
+        for fact, where in _facts_in(mod["when"], f"$.modifiers[{i}].when"):
+            if fact not in known_facts:
+                yield f"{mfile}:{where}: unknown fact {fact!r}"
+        for tid in (mod.get("variants") or {}):
+            if tid not in topic_ids:
+                yield f"{mfile}:$.modifiers[{i}].variants: unknown topic {tid!r}"
+
+
+# --- building the index ----------------------------------------------------------------------------------------
+
+
+def _norm_code(system: str, code: str) -> str:
+    from app.terminology import normalise_code
+
+    return normalise_code(system, code)
+
+
+def _build_value_set(doc: dict[str, Any]) -> ValueSet:
+    prefix: dict[str, list[tuple[str, frozenset[str] | None, bool]]] = {}
+    exact: dict[str, dict[str, bool]] = {}
+    names: list[str] = []
+    for inc in doc["include"]:
+        match = inc["match"]
+        seventh = frozenset(inc["seventhCharacter"]) if inc.get("seventhCharacter") else None
+        for code in inc["codes"]:
+            weak = bool(code.get("weak", False))
+            if match == "name":
+                names.append(code["code"].lower())
+            elif match == "prefix":
+                prefix.setdefault(inc["system"], []).append((_norm_code(inc["system"], code["code"]), seventh, weak))
+            else:
+                exact.setdefault(inc["system"], {})[_norm_code(inc["system"], code["code"])] = weak
+    exclude: dict[str, list[str]] = {}
+    for exc in doc.get("exclude", []):
+        for code in exc["codes"]:
+            exclude.setdefault(exc["system"], []).append(_norm_code(exc["system"], code["code"]))
+    return ValueSet(
+        id=doc["id"],
+        title=doc["title"],
+        prefix={k: tuple(v) for k, v in prefix.items()},
+        exact=exact,
+        names=tuple(names),
+        exclude_prefix={k: tuple(v) for k, v in exclude.items()},
+    )
+
+
+def _build(raw: dict[str, Any]) -> Criteria:
+    settings = raw["settings"]
+    procs_doc = raw["procedures"]
+    codes: dict[tuple[str, str], CodeEntry] = {}
+    emit: dict[str, list[dict[str, str]]] = {}
+    for c in procs_doc["codes"]:
+        entry = CodeEntry(
+            system=c["system"],
+            code=c["code"],
+            display=c.get("display", ""),
+            procedures=tuple(c["procedures"]),
+            flags=frozenset(c.get("flags", [])),
+        )
+        codes[(c["system"], _norm_code(c["system"], c["code"]))] = entry
+        if len(entry.procedures) == 1 and not entry.flags:
+            emit.setdefault(entry.procedures[0], []).append(
+                {"system": c["system"], "code": c["code"], "display": entry.display}
+            )
+    procedures = {
+        p["id"]: Procedure(
+            id=p["id"],
+            display=p["display"],
+            modality=p["modality"],
+            region=p["region"],
+            contrast=p["contrast"],
+            spine_imaging=p["spineImaging"],
+            codes=tuple(emit.get(p["id"], [])),
+        )
+        for p in procs_doc["procedures"]
+    }
+    combinations = tuple(
+        Combination(
+            id=c["id"],
+            text=c["text"],
+            all_of=tuple((g["system"], frozenset(g["codes"])) for g in c["allOf"]),
+            procedures=tuple(c["procedures"]),
+        )
+        for c in procs_doc["combinations"]
+    )
+    topics: dict[str, Topic] = {}
+    for doc in raw["topics"].values():
+        variants = tuple(
+            Variant(
+                number=v["number"],
+                text=v["text"],
+                when=v["when"],
+                rows=tuple(
+                    Row(
+                        procedure=r["procedure"],
+                        acr_name=r["acrName"],
+                        category=r["category"],
+                        rating=r["rating"],
+                        rrl_adult=r["rrl"]["adult"],
+                        rrl_pediatric=r["rrl"]["pediatric"],
+                        source=r["source"],
+                    )
+                    for r in v["rows"]
+                ),
+                rows_complete=v["rowsComplete"],
+                source=v["source"],
+                scenarios=tuple(v.get("scenarios", [])),
+            )
+            for v in doc["variants"]
+        )
+        topics[doc["id"]] = Topic(
+            id=doc["id"],
+            title=doc["title"],
+            version=doc["version"],
+            citation=doc["citation"],
+            url=doc["url"],
+            population=doc["population"],
+            source=doc["source"],
+            variants=variants,
+            precedence=tuple(doc["variantPrecedence"]),
+        )
+    thresholds = settings["thresholds"]
+    fact_texts = {name: f["text"] for name, f in settings["facts"].items()}
+    fact_texts.update({name: d["text"] for name, d in settings["derivedFacts"].items()})
+    fact_texts.update(settings["uncodableFacts"])
+    patterns = procs_doc.get("textPatterns", {})
+    return Criteria(
+        version=raw["manifest"]["criteriaVersion"],
+        topics=topics,
+        procedures=procedures,
+        codes=codes,
+        combinations=combinations,
+        value_sets={v["id"]: _build_value_set(v) for v in raw["valueSets"]["valueSets"]},
+        thresholds={k: float(v["value"]) for k, v in thresholds.items()},
+        threshold_texts={k: v["text"] for k, v in thresholds.items()},
+        categories={c: settings["categories"][c] for c in CATEGORIES},
+        pama=dict(settings["pamaMapping"]),
+        rrl_order=tuple(settings["rrlOrder"]),
+        region_coverage={k: frozenset(v) for k, v in settings["regionCoverage"].items()},
+        fact_sources=settings["facts"],
+        fact_texts=fact_texts,
+        uncodable_facts=dict(settings["uncodableFacts"]),
+        derived_facts={k: v["when"] for k, v in settings["derivedFacts"].items()},
+        routing=tuple(
+            RoutingRule(id=r["id"], when=r["when"], topic=r["topic"], text=r["text"])
+            for r in raw["routing"]["rules"]
+        ),
+        routing_otherwise_text=raw["routing"]["otherwise"]["text"],
+        modifiers=tuple(
+            Modifier(
+                id=m["id"],
+                title=m["title"],
+                effect=m["effect"],
+                indicator=m["indicator"],
+                when=m["when"],
+                applies_to=m["appliesTo"],
+                variants={k: tuple(v) for k, v in m["variants"].items()} if m.get("variants") else None,
+                category=m["category"],
+                text=m["text"],
+                alternative=m.get("alternative"),
+                source_text=m["sourceText"],
+                source=m["source"],
+            )
+            for m in raw["modifiers"]["modifiers"]
+        ),
+        text_patterns={k: {kk: tuple(vv) for kk, vv in v.items()} for k, v in patterns.items()},
+    )

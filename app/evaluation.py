@@ -1,0 +1,169 @@
+"""The one question every caller asks: orders + patient record → results in the §7 contract.
+
+Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Orders are validated with the R4B models;
+patient resources are read as dicts (see :mod:`app.facts`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.criteria_model import Criteria
+from app.engine import evaluate
+from app.errors import InvalidInput
+from app.facts import build_facts, evaluation_date
+from app.fhir_models import validate_service_request
+from app.orders import resolve_procedure
+from app.results import assessment_to_result
+
+PATIENT_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication")
+BUNDLE_TYPES = {"collection", "transaction", "searchset", "batch", "document", "message", None}
+
+
+@dataclass
+class PatientRecord:
+    """A patient's record as we obtained it. ``unavailable`` = types we could not get (facts become unknown)."""
+
+    patient: dict[str, Any] | None = None
+    resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    unavailable: set[str] = field(default_factory=set)
+    issues: list[str] = field(default_factory=list)
+
+
+def split_input(resource: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A Bundle or a bare ServiceRequest → (ServiceRequests, other resources). Raises InvalidInput."""
+    if not isinstance(resource, dict):
+        raise InvalidInput("expected a FHIR resource (a JSON object)")
+    rtype = resource.get("resourceType")
+    if rtype == "ServiceRequest":
+        return [resource], []
+    if rtype != "Bundle":
+        raise InvalidInput(
+            f"expected a Bundle or a ServiceRequest, got resourceType {rtype!r}", expression=["resourceType"]
+        )
+    if resource.get("type") not in BUNDLE_TYPES:
+        raise InvalidInput(f"unsupported Bundle.type {resource.get('type')!r}", expression=["Bundle.type"])
+    entries = resource.get("entry", [])
+    if not isinstance(entries, list):
+        raise InvalidInput("Bundle.entry is not a list", expression=["Bundle.entry"])
+    orders, others = [], []
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict):
+            raise InvalidInput(f"Bundle.entry[{i}] has no resource", expression=[f"Bundle.entry[{i}]"])
+        if res.get("resourceType") == "ServiceRequest":
+            orders.append(res)
+        elif res.get("resourceType") == "Bundle":
+            inner_orders, inner_others = split_input(res)
+            orders += inner_orders
+            others += inner_others
+        else:
+            others.append(res)
+    if not orders:
+        raise InvalidInput("the Bundle contains no ServiceRequest to evaluate", expression=["Bundle.entry"])
+    return orders, others
+
+
+def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
+    """Group supplied resources by type. Supplied data is taken as the complete record (none unavailable)."""
+    record = PatientRecord(resources={t: [] for t in PATIENT_TYPES})
+    for res in resources:
+        if not isinstance(res, dict):
+            record.issues.append("a supplied resource is not a JSON object; skipped")
+            continue
+        rtype = res.get("resourceType")
+        if rtype == "Patient":
+            if record.patient is None:
+                record.patient = res
+            else:
+                record.issues.append(f"more than one Patient supplied; {res.get('id')!r} ignored")
+        elif rtype in record.resources:
+            record.resources[rtype].append(res)
+        else:
+            record.issues.append(f"{rtype}/{res.get('id')} is not a type we read; ignored")
+    return record
+
+
+def _subject(order: dict[str, Any]) -> str | None:
+    subject = order.get("subject")
+    ref = subject.get("reference") if isinstance(subject, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
+def _belongs_to(resource: dict[str, Any], patient_ref: str | None) -> bool:
+    """True unless the resource names a different patient than the order."""
+    if patient_ref is None:
+        return True
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            target = ref["reference"]
+            if target.startswith("urn:uuid:") or target == patient_ref or target.endswith("/" + patient_ref):
+                return True
+            return patient_ref.endswith("/" + target) if "/" in target else False
+    return True
+
+
+def evaluate_order(
+    order: dict[str, Any], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Evaluate one ServiceRequest; raises InvalidInput when the order is not a valid R4 ServiceRequest."""
+    started = time.perf_counter()
+    validate_service_request(order)
+    subject = _subject(order)
+    resources = {
+        rtype: [r for r in items if isinstance(r, dict) and _belongs_to(r, subject)]
+        for rtype, items in record.resources.items()
+    }
+    skipped = sum(len(v) for v in record.resources.values()) - sum(len(v) for v in resources.values())
+    reasons = [c for c in order.get("reasonCode", []) or [] if isinstance(c, dict)]
+    reasons += _reason_references(order, resources)
+    evaluation = evaluation_date(order, now)
+    facts = build_facts(
+        criteria,
+        order=order,
+        order_reasons=reasons,
+        patient=record.patient,
+        resources=resources,
+        unavailable=set(record.unavailable),
+        evaluation=evaluation,
+    )
+    if skipped:
+        facts.issues.append(f"{skipped} resource(s) belong to another patient than {subject}; ignored")
+    facts.issues[:0] = record.issues
+    ordered = resolve_procedure(order, criteria)
+    assessment = evaluate(ordered, facts, criteria)
+    result = assessment_to_result(
+        assessment, facts, criteria, order=order, consultation_id=f"urn:uuid:{uuid.uuid4()}", evaluation=evaluation
+    )
+    result["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+    return result
+
+
+def _reason_references(order: dict[str, Any], resources: dict[str, list[dict[str, Any]]]) -> list[Any]:
+    """Conditions named by ``reasonReference`` count as order reasons too (when supplied)."""
+    out = []
+    by_ref = {f"Condition/{c.get('id')}": c for c in resources.get("Condition", []) if isinstance(c, dict)}
+    for ref in order.get("reasonReference", []) or []:
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str):
+            key = "/".join(target.split("/")[-2:])
+            if key in by_ref and isinstance(by_ref[key].get("code"), dict):
+                out.append(by_ref[key]["code"])
+    return out
+
+
+def evaluate_orders(
+    orders: list[dict[str, Any]], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate every order against the record (one result each, in order). Raises InvalidInput on a bad order."""
+    return [evaluate_order(order, record, criteria, now=now) for order in orders]
+
+
+def evaluate_bundle(resource: Any, criteria: Criteria, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    orders, others = split_input(resource)
+    return evaluate_orders(orders, record_from_resources(others), criteria, now=now)

@@ -1,0 +1,338 @@
+"""Consultation audit store: consultations, CDS Hooks feedback and the JWT ``jti`` replay cache.
+
+SQLAlchemy Core over SQLite (WAL, ``synchronous=FULL``; the default, under the data directory) or
+PostgreSQL (by URL). Every write is one transaction committed before the method returns; a failed
+write raises :class:`StoreError` (503) so the caller sees it — nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from app import store_schema as s
+from app.errors import InvalidInput, SpineAucError
+
+MAX_PAGE = 200
+
+
+class StoreError(SpineAucError):
+    """The audit store could not record or read: the request is not answered as if it had been."""
+
+    status = 503
+    issue_code = "transient"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def _str_or_none(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit]
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def _first_code(result: dict[str, Any]) -> tuple[str | None, str | None]:
+    procedure = result.get("procedure")
+    if isinstance(procedure, dict):
+        codes = procedure.get("codes")
+        if isinstance(codes, list):
+            for coding in codes:
+                if isinstance(coding, dict) and coding.get("code"):
+                    return _str_or_none(coding.get("system"), 200), _str_or_none(coding.get("code"), 100)
+    return None, None
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "c1":
+            raise ValueError(prefix)
+        return int(number)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidInput("invalid paging cursor", expression=["cursor"]) from exc
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN (real transactions, DDL too)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class ConsultationStore:
+    """All reads and writes of the audit store."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.schema_version = s.upgrade(engine)
+        # Pooled connections must not cross a fork (gunicorn --preload): children start with a fresh pool.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+
+    @classmethod
+    def from_url(cls, url: str) -> ConsultationStore:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        try:
+            return cls(engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- consultations -------------------------------------------------------------------------------
+
+    def record_consultations(
+        self,
+        results: list[dict[str, Any]],
+        *,
+        hook_instance: str | None,
+        request_id: str | None,
+        caller_iss: str | None,
+        tenant: str | None,
+        patient: str | None,
+        latency_ms: float,
+    ) -> None:
+        """Write one row per result in a single transaction, committed before returning."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        rows = []
+        for result in results:
+            consultation_id = result.get("consultationId")
+            if not isinstance(consultation_id, str) or not consultation_id:
+                raise StoreError("result without a consultationId cannot be recorded")
+            topic = result.get("topic") if isinstance(result.get("topic"), dict) else {}
+            variant = result.get("variant") if isinstance(result.get("variant"), dict) else {}
+            system, code = _first_code(result)
+            reasons = result.get("reasons") if isinstance(result.get("reasons"), list) else []
+            rows.append(
+                {
+                    "consultation_id": consultation_id[:100],
+                    "hook_instance": _str_or_none(hook_instance, 200),
+                    "request_id": _str_or_none(request_id, 200),
+                    "caller_iss": _str_or_none(caller_iss, 500),
+                    "tenant": _str_or_none(tenant, 200),
+                    "patient": _str_or_none(patient, 200),
+                    "order_ref": _str_or_none(result.get("serviceRequest"), 200),
+                    "order_system": system,
+                    "order_code": code,
+                    "status": _str_or_none(result.get("status"), 40) or "unknown",
+                    "topic_id": _str_or_none(topic.get("id"), 100),
+                    "topic_version": _str_or_none(topic.get("version"), 40),
+                    "variant": _int_or_none(variant.get("number")),
+                    "category": _str_or_none(result.get("category"), 60),
+                    "score": _int_or_none(result.get("score")),
+                    "pama_rating": _str_or_none(result.get("pamaRating"), 40),
+                    "reasons": _json(reasons),
+                    "criteria_version": _str_or_none(result.get("criteriaVersion"), 100),
+                    "created_at": now,
+                    "latency_ms": float(latency_ms),
+                    "result": _json(result),
+                }
+            )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(s.consultations), rows)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"consultation could not be recorded: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _row_to_dict(row: Any) -> dict[str, Any]:
+        created = row.created_at
+        if created is not None and created.tzinfo is None:  # SQLite returns naive UTC
+            created = created.replace(tzinfo=UTC)
+        return {
+            "consultationId": row.consultation_id,
+            "result": json.loads(row.result),
+            "audit": {
+                "hookInstance": row.hook_instance,
+                "requestId": row.request_id,
+                "callerIss": row.caller_iss,
+                "tenant": row.tenant,
+                "patient": row.patient,
+                "order": row.order_ref,
+                "orderCode": {"system": row.order_system, "code": row.order_code} if row.order_code else None,
+                "status": row.status,
+                "topic": {"id": row.topic_id, "version": row.topic_version} if row.topic_id else None,
+                "variant": row.variant,
+                "category": row.category,
+                "score": row.score,
+                "pamaRating": row.pama_rating,
+                "reasons": json.loads(row.reasons),
+                "criteriaVersion": row.criteria_version,
+                "recordedAt": created.isoformat() if created else None,
+                "latencyMs": row.latency_ms,
+            },
+        }
+
+    def get_consultation(self, consultation_id: str) -> dict[str, Any] | None:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(s.consultations).where(s.consultations.c.consultation_id == consultation_id)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
+        return None if row is None else self._row_to_dict(row)
+
+    def list_consultations(
+        self,
+        *,
+        patient: str | None = None,
+        order: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first; ``cursor`` is the opaque value returned as the second element of a previous page."""
+        if limit < 1 or limit > MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", expression=["limit"])
+        table = s.consultations
+        query = select(table).order_by(table.c.seq.desc()).limit(limit + 1)
+        if patient is not None:
+            query = query.where(table.c.patient == patient)
+        if order is not None:
+            query = query.where(table.c.order_ref == order)
+        if cursor:
+            query = query.where(table.c.seq < _decode_cursor(cursor))
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
+        page = rows[:limit]
+        next_cursor = _encode_cursor(page[-1].seq) if len(rows) > limit else None
+        return [self._row_to_dict(row) for row in page], next_cursor
+
+    # -- feedback ------------------------------------------------------------------------------------
+
+    def record_feedback(self, service_id: str, item: dict[str, Any], *, caller_iss: str | None) -> bool:
+        """Store one CDS Hooks feedback item; ``False`` when the identical item was already recorded."""
+        card = item.get("card")
+        outcome = item.get("outcome")
+        if not isinstance(card, str) or not card:
+            raise InvalidInput("feedback item needs a card uuid", expression=["feedback.card"])
+        if not isinstance(outcome, str) or not outcome:
+            raise InvalidInput("feedback item needs an outcome", expression=["feedback.outcome"])
+        accepted = item.get("acceptedSuggestions", [])
+        override = item.get("overrideReason")
+        key = hashlib.sha256(_json({"service": service_id, "item": item}).encode()).hexdigest()
+        row = {
+            "dedup_key": key,
+            "service_id": service_id[:200],
+            "card_uuid": card[:200],
+            "outcome": outcome[:40],
+            "accepted_suggestions": _json(accepted),
+            "override_reason": None if override is None else _json(override),
+            "outcome_timestamp": _str_or_none(item.get("outcomeTimestamp"), 60),
+            "caller_iss": _str_or_none(caller_iss, 500),
+            "received_at": datetime.now(UTC),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(s.feedback).values(**row))
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"feedback could not be recorded: {type(exc).__name__}") from exc
+        return True
+
+    def list_feedback(self, card_uuid: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.feedback).where(s.feedback.c.card_uuid == card_uuid).order_by(s.feedback.c.seq)
+            ).all()
+        return [
+            {
+                "serviceId": r.service_id,
+                "card": r.card_uuid,
+                "outcome": r.outcome,
+                "acceptedSuggestions": json.loads(r.accepted_suggestions),
+                "overrideReason": None if r.override_reason is None else json.loads(r.override_reason),
+                "outcomeTimestamp": r.outcome_timestamp,
+                "callerIss": r.caller_iss,
+            }
+            for r in rows
+        ]
+
+    # -- JWT replay cache ----------------------------------------------------------------------------
+
+    def claim_jti(self, iss: str, jti: str, exp: int) -> bool:
+        """Record ``(iss, jti)``; ``False`` if it was seen before. Atomic across processes (unique key)."""
+        now = int(time.time())
+        try:
+            with self.engine.begin() as conn:
+                # Expired entries can no longer be replayed (exp is checked first); keep the table short.
+                conn.execute(delete(s.jti_seen).where(s.jti_seen.c.exp < now - 3600))
+                conn.execute(insert(s.jti_seen).values(iss=iss[:500], jti=jti[:500], exp=int(exp)))
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"replay cache unavailable: {type(exc).__name__}") from exc
+        return True
+
+    # -- retention -----------------------------------------------------------------------------------
+
+    def purge_older_than(self, days: int) -> int:
+        """Delete consultations and feedback older than ``days``; returns the number of consultations."""
+        if days < 0:
+            raise InvalidInput("retention days must be >= 0")
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        try:
+            with self.engine.begin() as conn:
+                deleted = conn.execute(delete(s.consultations).where(s.consultations.c.created_at < cutoff))
+                conn.execute(delete(s.feedback).where(s.feedback.c.received_at < cutoff))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"purge failed: {type(exc).__name__}") from exc
+        return int(deleted.rowcount or 0)
+
+    def count_consultations(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.consultations)).scalar() or 0)
+
+    def close(self) -> None:
+        self.engine.dispose()

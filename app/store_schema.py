@@ -1,0 +1,150 @@
+"""Tables of the consultation audit store and the ordered list of schema upgrades.
+
+The schema version lives in ``schema_version`` (one row per applied step). ``upgrade(engine)`` applies
+every step newer than the recorded version, each in its own transaction, so a store created by any
+earlier release is brought forward at start-up. See ``docs/store-upgrades.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+consultations = Table(
+    "consultations",
+    metadata,
+    # seq orders rows for paging (cursor); consultation_id is the public identifier.
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("consultation_id", String(100), nullable=False, unique=True),
+    Column("hook_instance", String(200)),
+    Column("request_id", String(200)),
+    Column("caller_iss", String(500)),
+    Column("tenant", String(200)),
+    Column("patient", String(200)),
+    Column("order_ref", String(200)),
+    Column("order_system", String(200)),
+    Column("order_code", String(100)),
+    Column("status", String(40), nullable=False),
+    Column("topic_id", String(100)),
+    Column("topic_version", String(40)),
+    Column("variant", Integer),
+    Column("category", String(60)),
+    Column("score", Integer),
+    Column("pama_rating", String(40)),
+    Column("reasons", Text, nullable=False),  # JSON: [{fact, value, text, evidence}]
+    Column("criteria_version", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("latency_ms", Float),
+    Column("result", Text, nullable=False),  # the whole result JSON as answered
+    Index("ix_consultations_patient", "patient", "seq"),
+    Index("ix_consultations_order", "order_ref", "seq"),
+    Index("ix_consultations_created", "created_at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    # sha256 of service id + canonical JSON of the feedback item: a repeated item is a duplicate.
+    Column("dedup_key", String(64), nullable=False, unique=True),
+    Column("service_id", String(200), nullable=False),
+    Column("card_uuid", String(200), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("accepted_suggestions", Text, nullable=False),  # JSON list
+    Column("override_reason", Text),  # JSON object or NULL
+    Column("outcome_timestamp", String(60)),
+    Column("caller_iss", String(500)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_card", "card_uuid"),
+)
+
+jti_seen = Table(
+    "jti_seen",
+    metadata,
+    Column("iss", String(500), nullable=False),
+    Column("jti", String(500), nullable=False),
+    Column("exp", BigInteger, nullable=False),
+    UniqueConstraint("iss", "jti", name="uq_jti_seen"),
+    Index("ix_jti_seen_exp", "exp"),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[consultations, feedback, jti_seen])
+
+
+# Ordered upgrade steps: (version, description, function). Append only; never edit a released step.
+UPGRADES: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "consultations, feedback, jti_seen", _v1_initial),
+]
+
+CURRENT_VERSION = UPGRADES[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied schema version (0 for an empty database)."""
+    value = conn.execute(select(func.max(schema_version.c.version))).scalar()
+    return int(value or 0)
+
+
+def upgrade(engine: Engine) -> int:
+    """Create the version table and apply every pending step; returns the resulting version.
+
+    Concurrent starters (several gunicorn workers) are safe: a step whose version row is already
+    present when it commits fails on the primary key and the loser simply re-reads the version.
+    """
+    metadata.create_all(engine, tables=[schema_version])
+    for version, description, step in UPGRADES:
+        with engine.connect() as conn:
+            if current_version(conn) >= version:
+                continue
+        try:
+            with engine.begin() as conn:
+                if current_version(conn) >= version:
+                    continue
+                step(conn)
+                conn.execute(
+                    schema_version.insert().values(
+                        version=version, description=description, applied_at=datetime.now(UTC)
+                    )
+                )
+        except Exception:
+            with engine.connect() as conn:
+                if current_version(conn) >= version:
+                    continue  # another process applied it first
+            raise
+    with engine.connect() as conn:
+        version = current_version(conn)
+    if version > CURRENT_VERSION:
+        raise RuntimeError(
+            f"store schema version {version} is newer than this release understands ({CURRENT_VERSION})"
+        )
+    return version

@@ -1,0 +1,94 @@
+"""Matching FHIR codings against the criteria's value sets (pure; standard library only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from app.criteria_model import ICD10CM, ValueSet
+
+
+def normalise_code(system: str, code: str) -> str:
+    """ICD-10-CM codes compare upper-case without the dot (``M54.50`` == ``M5450``); others as given."""
+    code = code.strip()
+    if system == ICD10CM:
+        return code.upper().replace(".", "")
+    return code
+
+
+@dataclass(frozen=True)
+class Match:
+    value_set: str
+    by: str  # "code" | "prefix" | "name"
+    code: str
+    weak: bool = False
+
+
+def codings_of(concept: Any) -> list[dict[str, Any]]:
+    """The codings of a CodeableConcept dict; raises ValueError when the shape is not a CodeableConcept."""
+    if concept is None:
+        return []
+    if not isinstance(concept, dict):
+        raise ValueError("expected a CodeableConcept object")
+    codings = concept.get("coding", [])
+    if not isinstance(codings, list):
+        raise ValueError("CodeableConcept.coding is not a list")
+    return [c for c in codings if isinstance(c, dict)]
+
+
+def texts_of(concept: Any) -> list[str]:
+    """The human-readable strings of a CodeableConcept (text and coding displays)."""
+    if not isinstance(concept, dict):
+        return []
+    out = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    out += [c["display"] for c in codings_of(concept) if isinstance(c.get("display"), str)]
+    return out
+
+
+@lru_cache(maxsize=512)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])")
+
+
+def match_coding(system: str, code: str, vs: ValueSet) -> Match | None:
+    norm = normalise_code(system, code)
+    for excluded in vs.exclude_prefix.get(system, ()):
+        if norm.startswith(excluded):
+            return None
+    exact = vs.exact.get(system)
+    if exact is not None and norm in exact:
+        return Match(vs.id, "code", f"{system}|{code}", exact[norm])
+    for prefix, seventh, weak in vs.prefix.get(system, ()):
+        if norm.startswith(prefix):
+            if seventh is not None and (len(norm) < 7 or norm[6] not in seventh):
+                continue
+            return Match(vs.id, "prefix", f"{system}|{code}", weak)
+    return None
+
+
+def match_concept(concept: Any, vs: ValueSet, *, allow_names: bool = False) -> Match | None:
+    """First match of a CodeableConcept in a value set: by code, then (if allowed) by ingredient name."""
+    for coding in codings_of(concept):
+        system, code = coding.get("system"), coding.get("code")
+        if isinstance(system, str) and isinstance(code, str):
+            found = match_coding(system, code, vs)
+            if found:
+                return found
+    if allow_names and vs.names:
+        for text in texts_of(concept):
+            lowered = text.lower()
+            for name in vs.names:
+                if _name_pattern(name).search(lowered):
+                    return Match(vs.id, "name", text)
+    return None
+
+
+def match_any(concept: Any, value_sets: Iterable[ValueSet], *, allow_names: bool = False) -> Match | None:
+    for vs in value_sets:
+        found = match_concept(concept, vs, allow_names=allow_names)
+        if found:
+            return found
+    return None

@@ -1,0 +1,48 @@
+"""One error handler: typed errors → OperationOutcome; anything unexpected → generic 500 (no stack trace)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.errors import SpineAucError, Unauthorized, operation_outcome
+
+log = logging.getLogger("spine_auc.errors")
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _outcome_response(body: dict, status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = FHIR_JSON
+    return response
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on the app."""
+
+    @app.errorhandler(Unauthorized)
+    def _unauthorized(_err: Unauthorized) -> Response:
+        # Bare 401: the caller learns nothing about why its token was refused.
+        return Response(status=401)
+
+    @app.errorhandler(SpineAucError)
+    def _typed(err: SpineAucError) -> Response:
+        return _outcome_response(err.to_operation_outcome(), err.status)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        code = {404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}.get(
+            err.code or 500, "processing"
+        )
+        return _outcome_response(operation_outcome(err.description or err.name, code=code), err.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unhandled error", exc_info=err)
+        return _outcome_response(
+            operation_outcome("internal error; the request was not processed", code="exception"), 500
+        )

@@ -1,0 +1,236 @@
+"""Bad input to the REST API and the FHIR operation: always a 4xx/5xx OperationOutcome naming the problem.
+
+Upstream failures use real sockets on 127.0.0.1: a closed port (unavailable → 502), a server of the
+test's own that never answers (timeout → 504), and a server that answers 404 for the patient (→ 422).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = json.loads((ROOT / "fhir_fixtures" / "orders" / "mri-lumbar-wo-72148.json").read_text())
+PATIENT_BUNDLE = json.loads((ROOT / "fhir_fixtures" / "patients" / "lbp-acute.json").read_text())
+ENDPOINTS = ["/api/v1/appropriateness", "/fhir/ServiceRequest/$appropriateness"]
+
+
+def order(subject: str | None = "Patient/pt-lbp-acute", **changes: Any) -> dict[str, Any]:
+    sr = json.loads(json.dumps(ORDER))
+    if subject is None:
+        sr.pop("subject", None)
+    else:
+        sr["subject"] = {"reference": subject}
+    sr.update(changes)
+    return dict(sr)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def make_client(tmp_path: Path) -> Any:
+    def _make(**config: Any) -> Any:
+        settings = {"DATA_DIR": str(tmp_path), "FHIR_BASE_URL": None, **config}
+        return create_app(settings).test_client()
+
+    return _make
+
+
+@pytest.fixture()
+def client(make_client: Any) -> Any:
+    return make_client()
+
+
+def post(client: Any, url: str, body: Any, content_type: str = "application/json") -> Any:
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(url, data=data, headers={"Content-Type": content_type})
+
+
+def outcome(response: Any, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["resourceType"] == "OperationOutcome"
+    issue = body["issue"][0]
+    assert issue["severity"] == "error"
+    text = str(issue["diagnostics"])
+    assert "Traceback" not in text
+    return text
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_non_json_media_type_is_415(client: Any, url: str) -> None:
+    assert "text/plain" in outcome(post(client, url, "hello", "text/plain"), 415)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_invalid_json_is_400_with_position(client: Any, url: str) -> None:
+    assert "line 1 column 2" in outcome(post(client, url, "{oops}"), 400)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_wrong_resource_type_is_400(client: Any, url: str) -> None:
+    text = outcome(post(client, url, {"resourceType": "Patient", "id": "x"}), 400)
+    assert "'Patient'" in text and "ServiceRequest" in text
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_json_that_is_not_an_object_is_400(client: Any, url: str) -> None:
+    assert "JSON object" in outcome(post(client, url, [1, 2]), 400)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_bundle_without_a_service_request_is_400(client: Any, url: str) -> None:
+    assert "no ServiceRequest" in outcome(post(client, url, PATIENT_BUNDLE), 400)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_service_request_without_subject_and_no_data_is_400(client: Any, url: str) -> None:
+    assert "no subject" in outcome(post(client, url, order(subject=None)), 400)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_structurally_invalid_service_request_names_the_path(client: Any, url: str) -> None:
+    bad = order(code={"coding": "72148"})
+    text = outcome(post(client, url, bad), 400)
+    assert "ServiceRequest.code.coding" in text
+    assert post(client, url, bad).get_json()["issue"][0]["expression"] == ["ServiceRequest.code.coding"]
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_body_over_the_limit_is_413(make_client: Any, url: str) -> None:
+    client = make_client(MAX_BODY_BYTES=2000)
+    big = order(note=[{"text": "x" * 5000}])
+    assert "limit of 2000 bytes" in outcome(post(client, url, big), 413)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_bare_order_without_a_configured_fhir_server_is_422(client: Any, url: str) -> None:
+    assert "FHIR_BASE_URL" in outcome(post(client, url, order()), 422)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_subject_on_an_unknown_fhir_base_is_400(make_client: Any, url: str) -> None:
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{closed_port()}/fhir")
+    text = outcome(post(client, url, order("https://elsewhere.example/fhir/Patient/p1")), 400)
+    assert "unknown FHIR base" in text and "elsewhere.example" in text
+
+
+@pytest.mark.parametrize("subject", ["Group/g1", "urn:uuid:5f0e2b1c-0000-4000-8000-000000000001", "Patient/"])
+def test_subject_that_cannot_be_fetched_is_400(make_client: Any, subject: str) -> None:
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{closed_port()}/fhir")
+    assert "Patient/<id>" in outcome(post(client, ENDPOINTS[0], order(subject)), 400)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_unreachable_fhir_server_is_502(make_client: Any, url: str) -> None:
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{closed_port()}/fhir", FHIR_DEADLINE_SECONDS=3.0)
+    assert "unavailable" in outcome(post(client, url, order()), 502)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    mode = "hang"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        if self.server.mode == "hang":  # type: ignore[attr-defined]
+            time.sleep(3)
+        body = json.dumps(
+            {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+        )
+        self.send_response(404)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture()
+def fake_fhir() -> Iterator[Any]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.mode = "hang"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_fhir_server_that_never_answers_is_504_within_the_deadline(make_client: Any, fake_fhir: Any) -> None:
+    base = f"http://127.0.0.1:{fake_fhir.server_port}/fhir"
+    client = make_client(FHIR_BASE_URL=base, FHIR_TIMEOUT_SECONDS=0.5, FHIR_DEADLINE_SECONDS=1.0)
+    started = time.monotonic()
+    text = outcome(post(client, ENDPOINTS[0], order()), 504)
+    assert time.monotonic() - started < 2.5
+    assert "timed out" in text
+
+
+def test_patient_missing_on_the_fhir_server_is_422(make_client: Any, fake_fhir: Any) -> None:
+    fake_fhir.mode = "not-found"
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    assert "Patient/pt-lbp-acute was not found" in outcome(post(client, ENDPOINTS[0], order()), 422)
+
+
+# ------------------------------------------------------------------------ instance-level operation
+
+
+def test_instance_operation_without_a_fhir_server_is_422(client: Any) -> None:
+    assert "FHIR_BASE_URL" in outcome(client.post("/fhir/ServiceRequest/sr-1/$appropriateness"), 422)
+
+
+def test_instance_operation_with_an_invalid_id_is_400(client: Any) -> None:
+    assert "not a valid FHIR id" in outcome(client.post("/fhir/ServiceRequest/bad_id!/$appropriateness"), 400)
+
+
+def test_instance_operation_order_missing_on_the_server_is_404(make_client: Any, fake_fhir: Any) -> None:
+    fake_fhir.mode = "not-found"
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    assert "ServiceRequest/sr-1 was not found" in outcome(
+        client.post("/fhir/ServiceRequest/sr-1/$appropriateness"), 404
+    )
+
+
+def test_instance_operation_rejects_input_parameters(client: Any) -> None:
+    body = {"resourceType": "Parameters", "parameter": [{"name": "x", "valueString": "y"}]}
+    response = post(client, "/fhir/ServiceRequest/sr-1/$appropriateness", body, "application/fhir+json")
+    assert "takes no input" in outcome(response, 400)
+
+
+def test_get_on_the_operation_is_405_operation_outcome(client: Any) -> None:
+    outcome(client.get("/api/v1/appropriateness"), 405)
+
+
+# ---------------------------------------------------------------------------------------- store
+
+
+def test_store_failure_is_503_and_no_answer_is_given(tmp_path: Path) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path), "FHIR_BASE_URL": None})
+    db = Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE consultations")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": order()}, *PATIENT_BUNDLE["entry"]],
+    }
+    response = post(app.test_client(), ENDPOINTS[0], bundle)
+    text = outcome(response, 503)
+    assert "could not be recorded" in text
+    assert "results" not in response.get_json()
