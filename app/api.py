@@ -20,6 +20,16 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType, UpstreamError
+from app.evaluation import PatientRecord, evaluate_orders, record_from_resources, split_input
+from app.fhir_client import (
+    FhirAuthError,
+    FhirClient,
+    FhirError,
+    FhirNotFound,
+    FhirTimeout,
+    FhirUnavailable,
+    client_for,
+)
 from app.fhir_models import validate_guidance_response, validate_service_request
 from app.guidance_response import guidance_bundle, to_guidance_response
 from app.openapi import build_openapi
@@ -33,7 +43,6 @@ FHIR_JSON = "application/fhir+json"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ACCEPTED_TYPES = ("Bundle", "ServiceRequest")
-_PLACEHOLDER_SUBJECT = {"display": "patient of the supplied Bundle"}
 
 
 class ServiceUnavailable(SpineAucError):
@@ -109,55 +118,45 @@ def _fhir_base_url() -> str:
     return str(base)
 
 
-def _fhir_client(base_url: str) -> Any:
-    from app import fhir_client
-
+def _fhir_client(base_url: str) -> FhirClient:
     cfg = current_app.config
-    kwargs = {
-        "timeout": float(cfg.get("FHIR_TIMEOUT_SECONDS", 5.0)),
-        "deadline": float(cfg.get("FHIR_DEADLINE_SECONDS", 8.0)),
-        "page_cap": int(cfg.get("FHIR_PAGE_CAP", 50)),
-    }
-    factory = getattr(fhir_client, "client_for", None)
-    if factory is not None:
-        return factory(base_url, **kwargs)
-    return fhir_client.FhirClient(base_url, **kwargs)
+    return client_for(
+        base_url,
+        timeout=float(cfg.get("FHIR_TIMEOUT_SECONDS", 5.0)),
+        deadline=float(cfg.get("FHIR_DEADLINE_SECONDS", 8.0)),
+        page_cap=int(cfg.get("FHIR_PAGE_CAP", 50)),
+    )
 
 
 def _map_fhir_error(err: Exception, what: str) -> SpineAucError:
     """One place mapping the FHIR client's errors to what our caller sees."""
-    from app import fhir_client
-
     message = getattr(err, "message", None) or str(err)
-    if isinstance(err, fhir_client.FhirTimeout):
+    if isinstance(err, FhirTimeout):
         return UpstreamError(f"FHIR server timed out while {what}: {message}", status=504)
-    if isinstance(err, fhir_client.FhirUnavailable):
+    if isinstance(err, FhirUnavailable):
         return UpstreamError(f"FHIR server unavailable while {what}: {message}", status=502)
-    if isinstance(err, fhir_client.FhirAuthError):
+    if isinstance(err, FhirAuthError):
         return UpstreamError(f"FHIR server refused access while {what}: {message}", status=502)
     return UpstreamError(f"FHIR server error while {what}: {message}", status=502)
 
 
 def _fetch_record(base_url: str, reference: str) -> tuple[Any, float]:
     """Fetch the patient's record from the FHIR server → (PatientRecord, elapsed ms)."""
-    from app import fhir_client
-    from app.evaluation import PatientRecord
-
     patient_id = _patient_id(reference, base_url)
     client = _fhir_client(base_url)
     started = time.perf_counter()
     try:
         fetched = client.fetch_patient_record(patient_id)
-    except fhir_client.FhirError as err:
+    except FhirError as err:
         raise _map_fhir_error(err, f"fetching Patient/{patient_id}") from None
     elapsed_ms = (time.perf_counter() - started) * 1000
     patient_part = fetched.get("Patient")
-    if isinstance(patient_part, fhir_client.FhirNotFound):
+    if isinstance(patient_part, FhirNotFound):
         raise UnprocessableInput(
             f"the order's subject Patient/{patient_id} was not found on the FHIR server",
             expression=["ServiceRequest.subject.reference"],
         )
-    if isinstance(patient_part, fhir_client.FhirError):
+    if isinstance(patient_part, FhirError):
         raise _map_fhir_error(patient_part, f"reading Patient/{patient_id}")
     patient: dict[str, Any] | None
     if isinstance(patient_part, list):
@@ -170,7 +169,7 @@ def _fetch_record(base_url: str, reference: str) -> tuple[Any, float]:
     for resource_type, value in fetched.items():
         if resource_type == "Patient":
             continue
-        if isinstance(value, fhir_client.FhirError):
+        if isinstance(value, FhirError):
             unavailable.add(resource_type)
             issues.append(f"{resource_type} could not be fetched: {getattr(value, 'message', None) or value}")
             log.warning("fetch of %s for Patient/%s failed: %s", resource_type, patient_id, value)
@@ -194,8 +193,6 @@ def _check_input_shape(resource: Any) -> dict[str, Any]:
 
 def evaluate_input(resource: Any) -> Evaluation:
     """Split, validate, gather patient data (inline or fetched) and evaluate every order."""
-    from app.evaluation import evaluate_orders, record_from_resources, split_input
-
     resource = _check_input_shape(resource)
     criteria = current_app.extensions["spine_auc.criteria"]
     orders, others = split_input(resource)
@@ -210,18 +207,17 @@ def evaluate_input(resource: Any) -> Evaluation:
                     "add subject or send a Bundle with the patient's resources",
                     expression=[f"ServiceRequest[{index}].subject"],
                 )
-    for order in orders:
-        # R4 makes subject 1..1; with the patient's data inline an order without one is still
-        # evaluated (against that data), so only its structure is checked here.
-        validate_service_request(order if "subject" in order else {**order, "subject": _PLACEHOLDER_SUBJECT})
     timings: dict[str, float] = {}
     if others:
-        # Patient data supplied inline: evaluated as is, nothing is fetched.
+        # Patient data supplied inline: evaluated as is, nothing is fetched. The engine validates each
+        # order as an R4 ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
         results = evaluate_orders(orders, record_from_resources(others), criteria)
         timings["eval"] = (time.perf_counter() - started) * 1000
         return Evaluation(results=list(results), subjects=subjects, timings=timings)
 
+    for order in orders:
+        validate_service_request(order)  # before any network call (the engine validates it again)
     base_url = _fhir_base_url()
     groups: dict[str, list[int]] = {}
     for index, subject in enumerate(subjects):
@@ -366,8 +362,6 @@ def _check_instance_body() -> None:
 
 @bp.post("/fhir/ServiceRequest/<order_id>/$appropriateness")
 def fhir_instance_appropriateness(order_id: str) -> Response:
-    from app import fhir_client
-
     started = time.perf_counter()
     request_id = _request_id()
     _check_instance_body()
@@ -377,9 +371,9 @@ def fhir_instance_appropriateness(order_id: str) -> Response:
     client = _fhir_client(base_url)
     try:
         order = client.read("ServiceRequest", order_id)
-    except fhir_client.FhirNotFound:
+    except FhirNotFound:
         raise NotFound(f"ServiceRequest/{order_id} was not found on the FHIR server") from None
-    except fhir_client.FhirError as err:
+    except FhirError as err:
         raise _map_fhir_error(err, f"reading ServiceRequest/{order_id}") from None
     if not isinstance(order, dict) or order.get("resourceType") != "ServiceRequest":
         raise UpstreamError(f"the FHIR server did not return a ServiceRequest for ServiceRequest/{order_id}")

@@ -71,7 +71,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def normalize_base_url(url: str) -> str:
-    """Canonical form of a FHIR base for comparison: lower-case scheme/host, no default port, no trailing /."""
+    """Canonical FHIR base for comparison: lower-case scheme/host, no default port, no trailing /."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"} or not parts.hostname:
@@ -175,6 +175,7 @@ class CdsAuthenticator:
         allow_unauthenticated: bool,
         jwks_fetcher: Fetcher | None = None,
         open_fhir_servers: tuple[str, ...] = (),
+        loopback_only: bool = False,
         clock: Callable[[], float] = time.time,
     ):
         self.issuers = {i.iss: i for i in parse_issuers(issuers)}
@@ -183,6 +184,9 @@ class CdsAuthenticator:
         self.allow_unauthenticated = allow_unauthenticated
         self.keys = JwksCache(jwks_fetcher)
         self.open_fhir_servers = tuple(normalize_base_url(u) for u in open_fhir_servers)
+        # Open mode granted only because of a loopback bind: also refuse peers that are not loopback
+        # (when the caller passes remote_addr), in case the process is served on another address.
+        self.loopback_only = loopback_only
         self._clock = clock
 
     def _refuse(self, reason: str, **fields: Any) -> Unauthorized:
@@ -190,16 +194,19 @@ class CdsAuthenticator:
         log.warning("cds auth refused: %s %s", reason, detail)
         return Unauthorized("unauthorized")
 
-    def authenticate(self, authorization_header: str | None, *, audience_url: str) -> Caller | None:
-        """The verified caller, or ``None`` for an accepted unauthenticated call; raises ``Unauthorized``."""
-        if not authorization_header:
-            if self.allow_unauthenticated:
-                return None
-            raise self._refuse("no authorization header")
-        if not self.issuers:
-            if self.allow_unauthenticated:
-                return None  # nothing to verify against; accepted only in the explicit open mode
-            raise self._refuse("no trusted issuers configured")
+    def authenticate(
+        self, authorization_header: str | None, *, audience_url: str, remote_addr: str | None = None
+    ) -> Caller | None:
+        """The verified caller, or ``None`` for an accepted unauthenticated call; raises ``Unauthorized``.
+
+        ``remote_addr`` (the peer address) lets the loopback-only open mode refuse non-loopback peers.
+        """
+        if not authorization_header or not self.issuers:
+            if not self.allow_unauthenticated:
+                raise self._refuse("no authorization header" if self.issuers else "no trusted issuers")
+            if self.loopback_only and remote_addr is not None and not is_loopback_host(remote_addr):
+                raise self._refuse("unauthenticated call from a non-loopback peer", peer=remote_addr)
+            return None
         scheme, _, token = authorization_header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_BYTES:
@@ -302,7 +309,9 @@ class CdsAuthenticator:
         try:
             normalized = normalize_base_url(fhir_server)
         except ValueError as exc:
-            raise InvalidInput("fhirServer is not an acceptable http(s) base URL", expression=["fhirServer"]) from exc
+            raise InvalidInput(
+                "fhirServer is not an acceptable http(s) base URL", expression=["fhirServer"]
+            ) from exc
         host = urlsplit(normalized).hostname
         if not normalized.startswith("https://") and not is_loopback_host(host):
             raise InvalidInput("fhirServer must use https", expression=["fhirServer"])
@@ -334,7 +343,8 @@ def check_startup_security(config: dict[str, Any], host: str) -> list[str]:
         return warnings
     if is_loopback_host(host):
         warnings.append(
-            f"no trusted CDS issuers configured: unauthenticated CDS calls are accepted (bound to loopback {host})"
+            "no trusted CDS issuers configured: unauthenticated CDS calls are accepted "
+            f"(bound to loopback {host})"
         )
         return warnings
     if allow:
@@ -354,14 +364,14 @@ def authenticator_from_config(config: dict[str, Any], store: JtiStore) -> CdsAut
     issuers = config.get("CDS_TRUSTED_ISSUERS") or []
     if isinstance(issuers, str):
         issuers = json.loads(issuers) if issuers.strip() else []
-    allow = bool(config.get("ALLOW_UNAUTHENTICATED")) or (
-        not issuers and is_loopback_host(config.get("BIND_HOST"))
-    )
+    explicit = bool(config.get("ALLOW_UNAUTHENTICATED"))
+    loopback_default = not issuers and is_loopback_host(config.get("BIND_HOST"))
     fhir_base = config.get("FHIR_BASE_URL")
     return CdsAuthenticator(
         issuers,
         store,
         clock_skew=int(config.get("CDS_CLOCK_SKEW_SECONDS", 60)),
-        allow_unauthenticated=allow,
+        allow_unauthenticated=explicit or loopback_default,
         open_fhir_servers=(fhir_base,) if fhir_base else (),
+        loopback_only=loopback_default and not explicit,
     )

@@ -249,10 +249,20 @@ def _detail(result: dict[str, Any], study: str) -> str:
             text = m.get("text") or m.get("title") or m.get("id")
             lines.append(f"- {_md(m.get('title') or m.get('id'))}: {_md(text)}{_evidence(m.get('evidence'))}")
     reasons = [r for r in result.get("reasons") or [] if isinstance(r, dict)]
-    if reasons:
-        lines += ["", "**Reasons**"]
-        for r in reasons:
-            lines.append(f"- {_md(r.get('text') or r.get('fact'))}{_evidence(r.get('evidence'))}")
+    found: list[str] = []
+    checked: list[str] = []
+    for r in reasons:
+        text = _md(r.get("text") or r.get("fact"))
+        if r.get("evidence"):
+            line = f"- {text}{_evidence(r.get('evidence'))}"
+            if line not in found:
+                found.append(line)
+        elif text not in checked:
+            checked.append(text)
+    if found:
+        lines += ["", "**Reasons** (with the FHIR resources behind them)"] + found
+    if checked:
+        lines += ["", "**Also checked:** " + "; ".join(checked)]
     missing = [m for m in result.get("missing") or [] if isinstance(m, dict)]
     if missing:
         lines += ["", "**Missing information** (record it to get a rating)"]
@@ -304,8 +314,12 @@ def _summary(result: dict[str, Any], study: str) -> str:
     status = result.get("status")
     if status == "rated":
         category = CATEGORY_TEXT.get(str(result.get("category")), str(result.get("category")))
-        if any(isinstance(m, dict) and m.get("indicator") == "critical" for m in result.get("modifiers") or []):
-            tail = f": contraindicated — {category} ({_score_text(result.get('score'))})"
+        critical = [
+            m for m in result.get("modifiers") or [] if isinstance(m, dict) and m.get("indicator") == "critical"
+        ]
+        if critical:
+            why = str(critical[0].get("title") or "contraindication")
+            tail = f": contraindicated ({why}) — {category} ({_score_text(result.get('score'))})"
         else:
             tail = f": {category} ({_score_text(result.get('score'))})"
     elif status == "insufficient-data":
@@ -372,5 +386,5 @@ def build_response(
         response["systemActions"] = actions
         if legacy_system_actions:
             # The pre-2.0 Argonaut placement the CDS Hooks sandbox reads (reference §7).
-            response["extension"] = {"systemActions": copy.deepcopy(actions)}
+            response["extension"] = {"systemActions": actions}  # same objects, serialised twice
     return response

@@ -13,11 +13,15 @@ configured; results go to ``app.extensions["spine_auc.store"]`` before the respo
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,14 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app import cds_cards
-from app.clinical_context import RecordCache, build_record, default_fetcher, discovery_prefetch, read_prefetch
+from app.clinical_context import (
+    LruCache,
+    RecordCache,
+    build_record,
+    default_fetcher,
+    discovery_prefetch,
+    read_prefetch,
+)
 from app import criteria as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.evaluation import PatientRecord, evaluate_orders
@@ -96,6 +107,14 @@ def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
         _label, path, message = line.split(":", 2)
         problems.append((path, message.strip()))
     return problems
+
+
+def _result_cache() -> LruCache[dict[str, Any]]:
+    cache = current_app.extensions.get("spine_auc.cds_result_cache")
+    if cache is None:
+        cache = LruCache[dict[str, Any]](int(_cfg("CDS_RESULT_CACHE_SIZE", 1024)))
+        current_app.extensions["spine_auc.cds_result_cache"] = cache
+    return cache  # type: ignore[no-any-return]
 
 
 def _validate(schema_name: str, instance: Any, what: str) -> None:
@@ -207,6 +226,37 @@ def _evaluate(orders: list[dict[str, Any]], record: PatientRecord, criteria: Any
     return pairs
 
 
+def _evaluate_cached(
+    orders: list[dict[str, Any]], record: PatientRecord, criteria: Any, record_key: str | None
+) -> list[tuple[dict, dict]]:
+    """Evaluate, reusing the result of an identical (prefetch, order, criteria version, day) seen before.
+
+    Only records built from prefetch alone have a key (fetched data is always evaluated afresh). A reused
+    result gets a fresh consultation id: every call is its own consultation in the audit trail.
+    """
+    if record_key is None:
+        return _evaluate(orders, record, criteria)
+    cache = _result_cache()
+    day = datetime.now(UTC).date().isoformat()
+    pairs: list[tuple[dict, dict]] = []
+    for order in orders:
+        canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        key = hashlib.sha256(
+            "|".join((record_key, str(getattr(criteria, "version", "")), day, canonical)).encode()
+        ).hexdigest()
+        cached = cache.get(key)
+        if cached is not None:
+            result = copy.deepcopy(cached)
+            result["consultationId"] = f"urn:uuid:{uuid.uuid4()}"
+            pairs.append((result, order))
+            continue
+        fresh = _evaluate([order], record, criteria)
+        for result, _order in fresh:
+            cache.put(key, copy.deepcopy(result))
+        pairs.extend(fresh)
+    return pairs
+
+
 _NO_DATA_TYPES = {"Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication"}
 
 
@@ -255,7 +305,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
             page_cap=int(_cfg("FHIR_PAGE_CAP", 50)),
         )
     record, info = build_record(patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache())
-    pairs = _evaluate(orders, record, criteria)
+    pairs = _evaluate_cached(orders, record, criteria, info["key"])
     response = cds_cards.build_response(
         pairs,
         legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True)),

@@ -110,6 +110,7 @@ def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, c
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: bool) -> None:
     """Serve the API, the FHIR operation and CDS Hooks (gunicorn, sync workers)."""
+    import logging
     import os
 
     from app import create_app
@@ -119,7 +120,19 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         overrides["ALLOW_UNAUTHENTICATED"] = True
         os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
     os.environ["SPINE_AUC_BIND_HOST"] = host
-    app = create_app(overrides)  # validates criteria and security settings before binding
+    from app.auth import check_startup_security
+    from app.config import load_config
+    from app.logging_setup import configure_logging
+
+    configure_logging()
+    log = logging.getLogger("spine_auc.serve")
+    try:
+        for warning in check_startup_security(load_config(overrides), host):
+            log.warning(warning)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from None
+    app = create_app(overrides)  # validates the criteria before binding
+    log.info("serving on %s:%s with criteria %s", host, port, app.extensions["spine_auc.criteria"].version)
     if dev:
         app.run(host=host, port=port)
         return
@@ -132,6 +145,8 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
+            # The app (and its database engine) is built before the fork: each worker opens its own connections.
+            self.cfg.set("post_fork", lambda _server, _worker: app.extensions["spine_auc.store"].engine.dispose(close=False))
 
         def load(self) -> Any:
             return app

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from app.errors import InvalidInput
 from app.fhir_client import FhirClient, FhirError
 from app.fixtures_loader import load_fixtures
 
@@ -44,7 +45,10 @@ def load(fhir_base: str, directory: str, timeout: float, bearer_token_env: str |
     except FhirError as err:
         click.echo(f"error: FHIR server {fhir_base}: {err.message}", err=True)
         sys.exit(1)
-    except (FileNotFoundError, ValueError) as err:
+    except InvalidInput as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    except OSError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     for problem in report["rejected"]:

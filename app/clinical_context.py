@@ -29,12 +29,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from app.errors import DataRequired, SpineAucError, UpstreamError
 from app.evaluation import PatientRecord, record_from_resources
 
 log = logging.getLogger("spine_auc.clinical_context")
+
+T = TypeVar("T")
 
 # prefetch key -> (resource type, FHIR query template). Only CDS Hooks 2.0 tokens (root context fields).
 PREFETCH_TEMPLATES: dict[str, tuple[str, str]] = {
@@ -132,37 +134,40 @@ def prefetch_cache_key(patient_id: str, prefetch: dict[str, Any] | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class RecordCache:
-    """A small, thread-safe LRU of PatientRecords built from prefetch alone."""
+class LruCache(Generic[T]):
+    """A small, thread-safe LRU (``max_entries`` <= 0 disables it) that counts hits and misses."""
 
     def __init__(self, max_entries: int = 256):
         self.max_entries = max_entries
-        self._data: OrderedDict[str, PatientRecord] = OrderedDict()
+        self._data: OrderedDict[str, T] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> PatientRecord | None:
+    def get(self, key: str) -> T | None:
         with self._lock:
-            record = self._data.get(key)
-            if record is None:
+            value = self._data.get(key)
+            if value is None:
                 self.misses += 1
                 return None
             self._data.move_to_end(key)
             self.hits += 1
-            return record
+            return value
 
-    def put(self, key: str, record: PatientRecord) -> None:
+    def put(self, key: str, value: T) -> None:
         if self.max_entries <= 0:
             return
         with self._lock:
-            self._data[key] = record
+            self._data[key] = value
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+RecordCache = LruCache[PatientRecord]
 
 
 def _with(record: PatientRecord, *, unavailable: set[str], issues: list[str]) -> PatientRecord:
@@ -247,9 +252,10 @@ def build_record(
     cover is unobtainable (412 if required).
     """
     outcome = read_prefetch(prefetch)
-    info: dict[str, Any] = {"source": "prefetch", "fetched": [], "unavailable": []}
+    info: dict[str, Any] = {"source": "prefetch", "fetched": [], "unavailable": [], "key": None}
     if not outcome.to_fetch:
         key = prefetch_cache_key(patient_id, prefetch)
+        info["key"] = key
         if cache is not None:
             cached = cache.get(key)
             if cached is not None:

@@ -45,8 +45,9 @@ class Outcome:
     used: list[str] = field(default_factory=list)
     derived: dict[str, bool | None] = field(default_factory=dict)
 
-    def key(self) -> tuple[str, str | None, str | None]:
-        return (self.status, self.topic, self.category)
+    def key(self) -> tuple[str, str | None]:
+        """Outcomes that agree on this give a rating: same status and category (clinical-rules.md §4)."""
+        return (self.status, self.category)
 
 
 @dataclass
@@ -145,6 +146,8 @@ class _Decision:
     # -- the decision --
 
     def run(self) -> Outcome:
+        if "procedure" not in self.assignment:
+            raise _NeedGroup("procedure")  # an ambiguous order code: rate each study it can mean
         proc = self.c.procedures[self.assignment["procedure"][1]["id"]]
         topic_id: str | None = None
         route_text = self.c.routing_otherwise_text
@@ -287,7 +290,10 @@ def _considered(facts: PatientFacts, used: list[str]) -> list[dict[str, Any]]:
 def _agreed(criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf]) -> Assessment:
     outcome = leaves[0].outcome
     proc = criteria.procedures[outcome.procedure]
-    branched = sorted({g for leaf in leaves for g in leaf.assignment if g != "procedure"})
+    branched = sorted(
+        g for g in {g for leaf in leaves for g in leaf.assignment if g != "procedure"}
+        if len({leaf.assignment.get(g) for leaf in leaves}) > 1
+    )
     not_mattering = [facts.groups[g].text for g in branched]
     if len(leaves) > 1 and len({leaf.outcome.procedure for leaf in leaves}) > 1:
         not_mattering.append("which study the order means (its code is ambiguous)")
@@ -421,7 +427,10 @@ def _insufficient(
     criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf], spine: list[Procedure]
 ) -> Assessment:
     proc = spine[0]
-    branched = list(dict.fromkeys(g for leaf in leaves for g in leaf.assignment))
+    branched = [
+        g for g in dict.fromkeys(g for leaf in leaves for g in leaf.assignment)
+        if len({leaf.assignment.get(g) for leaf in leaves}) > 1
+    ]
     missing = []
     for group in branched:
         if group == "procedure":

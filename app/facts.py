@@ -292,6 +292,8 @@ class FactBuilder:
         self.c = criteria
         self.evaluation = evaluation
         self.t = criteria.thresholds
+        self._duration_cuts: list[tuple[float, str]] = []
+        self._duration_assign: Callable[[float], dict[str, bool]] = lambda days: {}
 
     def vsets(self, fact: str, key: str) -> list[ValueSet]:
         return [self.c.value_sets[v] for v in self.c.fact_sources.get(fact, {}).get(key, [])]
@@ -378,11 +380,11 @@ class FactBuilder:
             if unavailable:
                 why = "the Patient resource could not be obtained"
             options: list[tuple[str, dict[str, bool]]] = []
-            for label, age in (
-                (f"under {limits[0]:g}", limits[0] - 1),
-                (f"{limits[0]:g}–{limits[1] - 1:g}", limits[1] - 1),
+            for label, age in (  # adult options first: the reported topic defaults to the common case
                 (f"{limits[1]:g}–{limits[2]:g}", limits[2]),
                 (f"over {limits[2]:g}", limits[2] + 1),
+                (f"under {limits[0]:g}", limits[0] - 1),
+                (f"{limits[0]:g}–{limits[1] - 1:g}", limits[1] - 1),
             ):
                 options.append((label, {"age_under_16": age < limits[0], "age_under_18": age < limits[1],
                                         "elderly": age > limits[2]}))
@@ -413,7 +415,9 @@ class FactBuilder:
             suspected = any(c.suspected for c, _ in matches)
             how = " (suspected)" if suspected and not reasons else ""
             src = "the order's reason" if reasons and not matches else f"{len(matches)} Condition(s)"
-            pf.known(fact, True, f"{label}: present{how}, from {src}", refs, (fact, True))
+            weak = " (weak evidence: only non-specific codes)" if matches and not reasons and all(
+                m.weak for _, m in matches) else ""
+            pf.known(fact, True, f"{label}: present{how}, from {src}{weak}", refs, (fact, True))
         elif unavailable:
             self._unavailable(pf, [fact], "Condition")
         else:
@@ -445,6 +449,8 @@ class FactBuilder:
                 "pain_over_4_weeks": days > child,
             }
 
+        self._duration_cuts = [(sub, "lt"), (chronic, "lt"), (child, "gt")]
+        self._duration_assign = assignment
         if not dated:
             why = (
                 "Condition resources could not be obtained"
@@ -454,7 +460,7 @@ class FactBuilder:
                 else "no back-pain Condition in the record (the order's reason carries no date)"
             )
             group = UnknownGroup("duration", f"Back-pain duration ({why})", _numeric_options(
-                [(sub, "lt"), (chronic, "lt"), (child, "gt")], assignment, "days"))
+                self._duration_cuts, assignment, "days"))
             pf.unknown(group, {n: f"duration unknown: {why}" for n in names}, [c.ref for c in back])
             return self.evaluation - timedelta(days=self.t["episodeDefaultDays"]), False
         start, ref = min(dated, key=lambda x: x[0])  # type: ignore[type-var]
@@ -506,7 +512,22 @@ class FactBuilder:
             f"{max(first.start, episode_start).isoformat() if first else '—'}{name_note}; "  # type: ignore[type-var]
             f"{required:g} weeks required (M3: {self.c.threshold_texts['managementWeeksRequired']})"
         )
-        if weeks >= required:
+        if weeks >= required and not episode[1] and "duration" in pf.groups and not (undated or missing_types):
+            # The onset is unknown, so the episode may be shorter than the therapy: management clipped to the
+            # episode reaches the required weeks only if the pain is at least that old. Branch with duration.
+            need = required * 7
+            base = self._duration_assign
+
+            def joint(days: float) -> dict[str, bool]:
+                return {**base(days), "managed_6_weeks": days >= need}
+
+            old_group = pf.groups["duration"]
+            group = UnknownGroup("duration", old_group.text,
+                                 _numeric_options([*self._duration_cuts, (need, "lt")], joint, "days"))
+            pf.groups["duration"] = group
+            pf.unknown(group, {"managed_6_weeks": f"{text}; counted only within the episode, whose start is unknown"},
+                       refs)
+        elif weeks >= required:
             pf.known("managed_6_weeks", True, text, refs, ("management_weeks", weeks))
         elif undated or missing_types:
             why = (
@@ -515,7 +536,7 @@ class FactBuilder:
                 else f"{'/'.join(missing_types)} could not be obtained"
             )
             group = _bool_group(
-                "managed_6_weeks", f"Weeks of conservative therapy ({why})",
+                "managed_6_weeks", f"Weeks of conservative therapy ({why})", group="management_weeks", labels=
                 (f"{required:g} weeks or more", f"less than {required:g} weeks"),
             )
             pf.unknown(group, {"managed_6_weeks": f"management weeks unknown: {why}"}, refs)
@@ -628,7 +649,8 @@ class FactBuilder:
         dated = [c.dated for c, _ in self.cond_matches(rec, "myelopathy") if c.dated is not None]
         if not dated:
             group = _bool_group("myelopathy_acute", "Myelopathy onset (no onset or recorded date)",
-                                (f"acute (under {acute_days:g} days)", "chronic or progressive"))
+                                group="myelopathy_onset",
+                                labels=(f"acute (under {acute_days:g} days)", "chronic or progressive"))
             pf.unknown(group, {"myelopathy_acute": "myelopathy onset unknown"}, fact.evidence)
             return
         days = (self.evaluation - min(dated)).days
@@ -679,7 +701,7 @@ class FactBuilder:
         if found:
             pf.known("prior_spine_radiograph", True, "Prior spine radiograph", found, ("prior_spine_radiograph", True))
             group = _bool_group("prior_radiograph_negative", "Result of the prior spine radiograph (not in the record)",
-                                ("negative", "positive"))
+                                group="prior_radiograph_result", labels=("negative", "positive"))
             pf.unknown(group, {"prior_radiograph_negative": "radiograph result not in the record"}, found)
         elif unavailable:
             self._unavailable(pf, ["prior_spine_radiograph", "prior_radiograph_negative"], "Procedure")
@@ -689,8 +711,11 @@ class FactBuilder:
             pf.known("prior_radiograph_negative", False, "No prior spine radiograph", [])
 
 
-def _bool_group(name: str, text: str, labels: tuple[str, str] = ("yes", "no")) -> UnknownGroup:
-    return UnknownGroup(name, text, ((labels[0], {name: True}), (labels[1], {name: False})))
+def _bool_group(
+    name: str, text: str, *, group: str | None = None, labels: tuple[str, str] = ("yes", "no")
+) -> UnknownGroup:
+    """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs)."""
+    return UnknownGroup(group or name, text, ((labels[0], {name: True}), (labels[1], {name: False})))
 
 
 def _numeric_options(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.cookiejar
 import json
 import logging
 import re
@@ -133,6 +134,9 @@ def _new_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.max_redirects = MAX_REDIRECTS
+    # The Session is shared by every caller of one base, each with their own token: never keep cookies,
+    # or one user's server-side session could ride along on another user's request.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
 
 
@@ -246,7 +250,7 @@ class FhirClient:
         session: requests.Session | None = None,
     ):
         if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"FHIR base must be an http(s) URL, got {base_url!r}")
+            raise InvalidInput(f"FHIR base must be an http(s) URL, got {base_url[:200]!r}")
         self.base_url = base_url.rstrip("/")
         self._origin = _origin(self.base_url)
         self._bearer_token = bearer_token
@@ -354,7 +358,8 @@ class FhirClient:
                 params["_count"] = str(self.page_size)
             return self.search(rtype, params, deadline=dl)
 
-        result.update(self._run_parallel({t: (fetch_one, t) for t in wanted}, dl))
+        fetched = self._run_parallel({t: (fetch_one, t) for t in wanted}, dl)
+        result.update((t, fetched[t]) for t in wanted)  # in the order asked, not the order finished
 
         med_sources = [
             r

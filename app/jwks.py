@@ -62,7 +62,7 @@ def fetch_json(url: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def parse_jwks(data: dict[str, Any]) -> dict[str, jwt.PyJWK]:
-    """``kid`` → key for every usable signing key; keys without ``kid`` or meant for encryption are skipped."""
+    """``kid`` → key for every usable signing key; keys without ``kid`` or for encryption are skipped."""
     keys = data.get("keys")
     if not isinstance(keys, list):
         raise JwksError("JWK Set has no 'keys' list")

@@ -51,6 +51,10 @@ def _int_or_none(value: Any) -> int | None:
     return int(value)
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _first_code(result: dict[str, Any]) -> tuple[str | None, str | None]:
     procedure = result.get("procedure")
     if isinstance(procedure, dict):
@@ -87,14 +91,16 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN (real transactions, DDL too)
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers that read first (schema upgrades) take the write lock up front: no upgrade deadlock.
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -111,10 +117,7 @@ class ConsultationStore:
 
     @classmethod
     def from_url(cls, url: str) -> ConsultationStore:
-        if url.startswith("sqlite"):
-            engine = _sqlite_engine(url)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
+        engine = _sqlite_engine(url) if url.startswith("sqlite") else create_engine(url, pool_pre_ping=True)
         try:
             return cls(engine)
         except SQLAlchemyError as exc:
@@ -146,10 +149,11 @@ class ConsultationStore:
             consultation_id = result.get("consultationId")
             if not isinstance(consultation_id, str) or not consultation_id:
                 raise StoreError("result without a consultationId cannot be recorded")
-            topic = result.get("topic") if isinstance(result.get("topic"), dict) else {}
-            variant = result.get("variant") if isinstance(result.get("variant"), dict) else {}
+            topic = _as_dict(result.get("topic"))
+            variant = _as_dict(result.get("variant"))
             system, code = _first_code(result)
-            reasons = result.get("reasons") if isinstance(result.get("reasons"), list) else []
+            raw_reasons = result.get("reasons")
+            reasons = raw_reasons if isinstance(raw_reasons, list) else []
             rows.append(
                 {
                     "consultation_id": consultation_id[:100],

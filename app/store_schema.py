@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -107,6 +108,7 @@ UPGRADES: list[tuple[int, str, Callable[[Connection], None]]] = [
 ]
 
 CURRENT_VERSION = UPGRADES[-1][0]
+_UPGRADE_LOCK_KEY = 0x5A1E_A0C1  # any constant; names the advisory lock of schema upgrades
 
 
 def current_version(conn: Connection) -> int:
@@ -116,33 +118,29 @@ def current_version(conn: Connection) -> int:
 
 
 def upgrade(engine: Engine) -> int:
-    """Create the version table and apply every pending step; returns the resulting version.
+    """Create the version table and apply every pending step in one transaction; returns the version.
 
-    Concurrent starters (several gunicorn workers) are safe: a step whose version row is already
-    present when it commits fails on the primary key and the loser simply re-reads the version.
+    Concurrent starters (several gunicorn workers on a fresh database) are serialized: SQLite takes the
+    write lock up front (``BEGIN IMMEDIATE``), PostgreSQL a transaction-scoped advisory lock. The
+    second starter then finds the work done.
     """
-    metadata.create_all(engine, tables=[schema_version])
-    for version, description, step in UPGRADES:
-        with engine.connect() as conn:
-            if current_version(conn) >= version:
-                continue
-        try:
-            with engine.begin() as conn:
-                if current_version(conn) >= version:
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            metadata.create_all(conn, tables=[schema_version])
+            version = current_version(conn)
+            for step_version, description, step in UPGRADES:
+                if step_version <= version:
                     continue
                 step(conn)
                 conn.execute(
                     schema_version.insert().values(
-                        version=version, description=description, applied_at=datetime.now(UTC)
+                        version=step_version, description=description, applied_at=datetime.now(UTC)
                     )
                 )
-        except Exception:
-            with engine.connect() as conn:
-                if current_version(conn) >= version:
-                    continue  # another process applied it first
-            raise
-    with engine.connect() as conn:
-        version = current_version(conn)
+            version = current_version(conn)
     if version > CURRENT_VERSION:
         raise RuntimeError(
             f"store schema version {version} is newer than this release understands ({CURRENT_VERSION})"

@@ -7,6 +7,8 @@ Behaviours:
   ok            FHIR answers: ``Patient/<id>`` read, ``<Type>?...`` an empty searchset
   hang          never answers (until the server stops)
   hangbody      sends headers, then never the body
+  latehang      waits 0.6 s, sends headers, then never the body
+  cookie        a Patient, with a ``Set-Cookie`` header
   slow          a 2,000-byte body trickled one byte every 0.1 s
   error500      500 with an OperationOutcome
   unavailable   503 every time (no Retry-After)
@@ -29,6 +31,7 @@ Behaviours:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import Counter
@@ -48,7 +51,10 @@ class Recorded:
 
 
 def outcome(text: str, code: str = "processing") -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+    }
 
 
 def searchset(resources: list[dict[str, Any]], self_url: str, next_url: str | None = None) -> dict[str, Any]:
@@ -89,7 +95,9 @@ RECORD: dict[str, list[dict[str, Any]]] = {
     "MedicationStatement": [
         _med_statement("ms1", "Medication/m1"),
         _med_statement("ms2", "Medication/m1"),
-        _med_statement("ms3", "#cm", [{"resourceType": "Medication", "id": "cm", "code": {"text": "naproxen"}}]),
+        _med_statement(
+            "ms3", "#cm", [{"resourceType": "Medication", "id": "cm", "code": {"text": "naproxen"}}]
+        ),
     ],
     "MedicationRequest": [
         {
@@ -164,10 +172,8 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             server.record(self)
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._dispatch()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
         do_POST = do_GET  # noqa: N815
 
@@ -198,6 +204,19 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             url = f"{server.origin}{self.path}"
             if behaviour in ("hang", "recordhang") and (behaviour == "hang" or rest[:1] == ["Procedure"]):
                 server.stopping.wait(30)
+                return
+            if behaviour == "latehang":
+                if server.stopping.wait(0.6):
+                    return
+                behaviour = "hangbody"
+            if behaviour == "cookie":
+                data = json.dumps({"resourceType": "Patient", "id": rest[-1] if rest else "x"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Set-Cookie", "sid=user-a-session; Path=/")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
                 return
             if behaviour == "hangbody":
                 self.send_response(200)
@@ -239,13 +258,15 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             if behaviour == "endless":
                 page = int(query.get("page", ["0"])[0]) + 1
                 nxt = f"{server.base('endless')}/Condition?page={page}"
-                self._json(200, searchset([{"resourceType": "Condition", "id": f"e{page}"}], url, next_url=nxt))
+                self._json(
+                    200, searchset([{"resourceType": "Condition", "id": f"e{page}"}], url, next_url=nxt)
+                )
                 return
             if behaviour == "pages":
                 page = int(query.get("page", ["0"])[0])
                 items = [{"resourceType": "Condition", "id": f"p{page}-{i}"} for i in range(2)]
-                nxt = f"{server.base('pages')}/Condition?page={page + 1}" if page < 2 else None
-                self._json(200, searchset(items, url, next_url=nxt))
+                later = f"{server.base('pages')}/Condition?page={page + 1}" if page < 2 else None
+                self._json(200, searchset(items, url, next_url=later))
                 return
             if behaviour == "badjson":
                 self._raw(200, b'{"resourceType": "Patient", "id": ')

@@ -138,12 +138,13 @@ def test_malformed_request_id_is_replaced_by_a_generated_one(client: Any) -> Non
     assert len(response.headers["X-Request-ID"]) == 36
 
 
-def test_order_without_subject_is_evaluated_against_inline_data(client: Any) -> None:
+def test_order_without_subject_is_400_even_with_inline_data(client: Any) -> None:
+    """R4 ServiceRequest.subject is 1..1: an order without one is invalid whatever else is sent."""
     order = load_order("mri-lumbar-wo-72148", "lbp-acute")
     del order["subject"]
     response = post_json(client, "/api/v1/appropriateness", inline_bundle("lbp-acute", [order]))
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json()["results"][0]["status"] == "rated"
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["issue"][0]["expression"] == ["ServiceRequest.subject"]
 
 
 # ---------------------------------------------------------------------------------- FHIR operation

@@ -204,8 +204,13 @@ def test_hook_fixture_gets_its_expected_response(client: FlaskClient, name: str)
 def test_every_hook_fixture_is_exercised() -> None:
     integration = {name for name, f in FIXTURES.items() if f["expected"].get("integration")}
     assert set(CONTRACT_CASES) | integration == set(FIXTURES)
-    for required in ("prefetch-full-rated-appropriate", "prefetch-partial", "prefetch-null",
-                     "prefetch-absent-no-fhir-server", "prefetch-operationoutcome-no-fhir-server"):
+    for required in (
+        "prefetch-full-rated-appropriate",
+        "prefetch-partial",
+        "prefetch-null",
+        "prefetch-absent-no-fhir-server",
+        "prefetch-operationoutcome-no-fhir-server",
+    ):
         assert required in FIXTURES
 
 
@@ -256,7 +261,9 @@ def test_critical_only_for_the_contraindication(client: FlaskClient) -> None:
     for name in CONTRACT_CASES:
         if FIXTURES[name]["expected"]["status"] != 200:
             continue
-        body = client.post(f"/cds-services/{FIXTURES[name]['service']}", json=fixture_request(name)).get_json()
+        body = client.post(
+            f"/cds-services/{FIXTURES[name]['service']}", json=fixture_request(name)
+        ).get_json()
         indicators[name] = [c["indicator"] for c in body["cards"]]
     critical = {name for name, inds in indicators.items() if "critical" in inds}
     assert critical == {"mr-unsafe-device-critical"}
@@ -371,7 +378,14 @@ def test_sandbox_first_call_gets_200_no_cards_and_no_fetch(client: FlaskClient) 
 def test_an_unreadable_draft_order_is_skipped_not_a_400(client: FlaskClient) -> None:
     body = fixture_request("order-sign-mixed")
     body["context"]["draftOrders"]["entry"].append(
-        {"resource": {"resourceType": "ServiceRequest", "id": "broken", "status": 42, "code": "not-a-concept"}}
+        {
+            "resource": {
+                "resourceType": "ServiceRequest",
+                "id": "broken",
+                "status": 42,
+                "code": "not-a-concept",
+            }
+        }
     )
     resp = client.post(SIGN, json=body)
     assert resp.status_code == 200
@@ -404,3 +418,29 @@ def test_results_are_recorded_with_the_card_uuid(app: Flask, client: FlaskClient
     assert len(mine) == 1
     assert mine[0]["result"]["cdsCard"]["uuid"] == body["cards"][0]["uuid"]
     assert mine[0]["audit"]["pamaRating"] == "appropriate"
+
+
+def test_identical_order_and_prefetch_reuse_the_result_with_a_fresh_consultation(
+    app: Flask, client: FlaskClient
+) -> None:
+    request = fixture_request("prefetch-full-rated-appropriate")
+    first = client.post(SELECT, json=request).get_json()
+    cache = app.extensions["spine_auc.cds_result_cache"]
+    hits = cache.hits
+    request["hookInstance"] = str(uuid.uuid4())
+    second = client.post(SELECT, json=request).get_json()
+    assert cache.hits == hits + 1
+    assert second["cards"][0]["summary"] == first["cards"][0]["summary"]
+    consult = [_ext(b["systemActions"][0]["resource"], PAMA_CONSULT_ID_URL)["valueUri"] for b in (first, second)]  # type: ignore[index]
+    assert consult[0] != consult[1]  # every call is its own consultation
+    rows, _ = app.extensions["spine_auc.store"].list_consultations(patient="pt-hook", limit=10)
+    assert {r["consultationId"] for r in rows} >= set(consult)
+
+
+def test_caches_can_be_switched_off(tmp_path: Path) -> None:
+    app = make_app(tmp_path, CDS_RECORD_CACHE_SIZE=0, CDS_RESULT_CACHE_SIZE=0)
+    client = app.test_client()
+    for _ in range(2):
+        assert client.post(SELECT, json=fixture_request("prefetch-full-rated-appropriate")).status_code == 200
+    assert app.extensions["spine_auc.cds_result_cache"].hits == 0
+    assert len(app.extensions["spine_auc.cds_record_cache"]) == 0

@@ -42,7 +42,6 @@ NOT_EXERCISED = {
     ("post", "/fhir/ServiceRequest/$appropriateness", "503"),
     ("post", "/fhir/ServiceRequest/$appropriateness", "504"),
     ("post", "/fhir/ServiceRequest/{order_id}/$appropriateness", "413"),
-    ("post", "/fhir/ServiceRequest/{order_id}/$appropriateness", "502"),
     ("post", "/fhir/ServiceRequest/{order_id}/$appropriateness", "503"),
     ("post", "/fhir/ServiceRequest/{order_id}/$appropriateness", "504"),
     ("post", "/fhir/ServiceRequest/{order_id}/$appropriateness", "200"),  # integration test
@@ -75,7 +74,19 @@ def _closed_port() -> int:
 
 
 class _Hang(http.server.BaseHTTPRequestHandler):
+    """Never answers in time (mode "hang"), or answers 404 with an OperationOutcome (mode "missing")."""
+
     def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/missing/"):
+            body = (
+                b'{"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}'
+            )
+            self.send_response(404)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         time.sleep(2)
 
     def log_message(self, *_args: Any) -> None:
@@ -155,8 +166,9 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory, hang_port: int) -> list[
     call(client, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness")  # 422
     call(client, "post", inst, "/fhir/ServiceRequest/bad!id/$appropriateness")  # 400
     call(client, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness", "x", "text/plain")  # 415
-    call(unreachable, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness")  # 502 (not counted)
-    # 404: an order the (reachable) FHIR server does not have → needs a server; see integration test.
+    call(unreachable, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness")  # 502
+    missing = make(FHIR_BASE_URL=f"http://127.0.0.1:{hang_port}/missing").test_client()
+    call(missing, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness")  # 404
 
     listing = "/api/v1/consultations"
     call(client, "get", listing, f"{listing}?patient=Patient/pt-lbp-acute")

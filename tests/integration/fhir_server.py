@@ -1,7 +1,7 @@
 """Start a real FHIR R4 server (``sekmet-fhir``, in its own venv) for the integration tests.
 
 The server runs as a subprocess bound to 127.0.0.1 on a free port, with its SQLite database in a temporary
-directory, the workflow simulator off and traffic logging off (see shared/reference/fhir-servers-and-data.md §2).
+directory, the workflow simulator off and traffic logging off (shared/reference/fhir-servers-and-data.md §2).
 Nothing here imports the service; the tests stay server-agnostic through the base URL.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SEKMET_VERSION = "0.1.1"
-VENV_DIR = REPO / ".venv-sekmet"
+VENV_DIR = Path(os.environ.get("SPINE_AUC_SEKMET_VENV") or REPO / ".venv-sekmet")
 
 
 class FhirServerUnavailable(RuntimeError):
@@ -136,7 +136,9 @@ class SekmetServer:
                 return self.base_url
             time.sleep(0.1)
         self.stop()
-        raise FhirServerUnavailable(f"sekmet-fhir did not answer /metadata within {timeout:.0f} s: {self._log_tail()}")
+        raise FhirServerUnavailable(
+            f"sekmet-fhir did not answer /metadata within {timeout:.0f} s: {self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -161,6 +163,8 @@ def _metadata_ok(base_url: str) -> bool:
     req = urllib.request.Request(base_url + "/metadata", headers={"Accept": "application/fhir+json"})
     try:
         with urllib.request.urlopen(req, timeout=2) as resp:
-            return bool(resp.status == 200 and json.loads(resp.read()).get("resourceType") == "CapabilityStatement")
+            return bool(
+                resp.status == 200 and json.loads(resp.read()).get("resourceType") == "CapabilityStatement"
+            )
     except (urllib.error.URLError, OSError, ValueError):
         return False

@@ -163,7 +163,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     started.kill()
 
 
-def test_every_acknowledged_consultation_survives_sigkill(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_acknowledged_consultation_survives_sigkill(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
     acknowledged: list[str] = []
     failures: list[str] = []
     lock = threading.Lock()

@@ -1045,7 +1045,11 @@ sc(
     p,
     O_CT_WO,
     "no-criteria",
-    why="V10 table has no 'CT without IV contrast' row -> procedure not listed -> no-criteria",
+    TR,
+    10,
+    None,
+    "topic and variant V10 match, but the V10 table has no 'CT without IV contrast' row -> procedure not "
+    "listed -> no-criteria (the matched variant is still reported)",
 )
 
 p = new("trauma-age17", birth="2009-06-01", what="Trauma at 17: adult trauma topic")

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from app import web_errors
-from app.auth import CdsAuthenticator, Caller, check_startup_security
+from app.auth import Caller, CdsAuthenticator, check_startup_security
 from app.errors import InvalidInput, Unauthorized
 from app.store import ConsultationStore
 
@@ -136,7 +136,9 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def sign(key: Any, alg: str = "ES384", kid: str | None = "ec-1", headers: dict[str, Any] | None = None, **over: Any) -> str:
+def sign(
+    key: Any, alg: str = "ES384", kid: str | None = "ec-1", headers: dict[str, Any] | None = None, **over: Any
+) -> str:
     extra = {"typ": "JWT", **(headers or {})}
     if kid is not None:
         extra["kid"] = kid
@@ -168,7 +170,9 @@ def refused(auth: CdsAuthenticator, header: str | None, url: str = SERVICE_URL) 
 
 
 def test_valid_es384_token_gives_the_caller(auth: CdsAuthenticator, keys: Keys) -> None:
-    caller = auth.authenticate(bearer(sign(keys.es384, sub="client-1", tenant="t-9")), audience_url=SERVICE_URL)
+    caller = auth.authenticate(
+        bearer(sign(keys.es384, sub="client-1", tenant="t-9")), audience_url=SERVICE_URL
+    )
     assert caller == Caller(iss=ISS, sub="client-1", tenant="t-9", fhir_servers=(FHIR,))
 
 
@@ -193,7 +197,9 @@ def test_expiry_within_clock_skew_is_tolerated(auth: CdsAuthenticator, keys: Key
     assert auth.authenticate(bearer(token), audience_url=SERVICE_URL) is not None
 
 
-def test_without_configured_audiences_the_exact_url_is_expected(jwks_file: str, store: ConsultationStore, keys: Keys) -> None:
+def test_without_configured_audiences_the_exact_url_is_expected(
+    jwks_file: str, store: ConsultationStore, keys: Keys
+) -> None:
     auth = CdsAuthenticator([issuer(jwks_file, audiences=[])], store, allow_unauthenticated=False)
     here = "http://127.0.0.1:8080/cds-services/spine-auc-order-select"
     assert auth.authenticate(bearer(sign(keys.es384, aud=here)), audience_url=here) is not None
@@ -281,7 +287,8 @@ def test_tampered_payload_is_refused(auth: CdsAuthenticator, keys: Keys) -> None
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "jti", "aud"])
 def test_token_missing_a_required_claim_is_refused(auth: CdsAuthenticator, keys: Keys, missing: str) -> None:
-    refused(auth, bearer(sign(keys.es384, **{missing: None})))
+    drop: dict[str, Any] = {missing: None}
+    refused(auth, bearer(sign(keys.es384, **drop)))
 
 
 def test_replayed_jti_is_refused(auth: CdsAuthenticator, keys: Keys) -> None:
@@ -299,7 +306,9 @@ def test_replay_is_refused_by_a_second_authenticator_on_the_same_store(
     refused(other_worker, bearer(token))
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer not.a.jwt", "Bearer abc"])
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer not.a.jwt", "Bearer abc"]
+)
 def test_missing_or_malformed_authorization_is_refused(auth: CdsAuthenticator, header: str | None) -> None:
     refused(auth, header)
 
@@ -332,11 +341,14 @@ def test_sandbox_published_key_accepted_when_configured(tmp_path: Path, store: C
         allow_unauthenticated=False,
     )
     private = serialization.load_pem_private_key(SANDBOX_PRIVATE_PEM, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
     url = "http://127.0.0.1:8080/cds-services/spine-auc-order-select"
     now = int(time.time())
     # As the sandbox signs (jwt-generator.js): ES384, its kid and jku, aud = the URL called, exp = iat + 300.
     payload = {"iss": SANDBOX_ISS, "aud": url, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4())}
-    token = jwt.encode(payload, private, algorithm="ES384", headers={"kid": SANDBOX_KID, "jku": SANDBOX_JKU, "typ": "JWT"})
+    token = jwt.encode(
+        payload, private, algorithm="ES384", headers={"kid": SANDBOX_KID, "jku": SANDBOX_JKU, "typ": "JWT"}
+    )
     caller = auth.authenticate(bearer(token), audience_url=url)
     assert caller is not None and caller.iss == SANDBOX_ISS
     shared = Path("/work/shared/reference/cds-hooks-sandbox-jwks.json")
@@ -383,7 +395,9 @@ def jwks_server() -> Iterator[JwksServer]:
     server.httpd.server_close()
 
 
-def test_jwks_url_fetched_cached_and_rotated(jwks_server: JwksServer, store: ConsultationStore, keys: Keys) -> None:
+def test_jwks_url_fetched_cached_and_rotated(
+    jwks_server: JwksServer, store: ConsultationStore, keys: Keys
+) -> None:
     jwks_server.serve_json("/jwks.json", {"keys": [jwk_of(keys.es384, "ec-1", "ES384")]})
     auth = CdsAuthenticator(
         [{"iss": ISS, "jwks_url": jwks_server.url + "/jwks.json", "audiences": [BASE]}],
@@ -496,7 +510,8 @@ def test_other_fhir_server_is_refused(auth: CdsAuthenticator, url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://fhir.example.org/r4", "file:///etc/passwd", "https://user:pw@fhir.example.org/r4", "not a url"]
+    "url",
+    ["http://fhir.example.org/r4", "file:///etc/passwd", "https://user:pw@fhir.example.org/r4", "not a url"],
 )
 def test_malformed_or_plain_http_fhir_server_is_invalid(auth: CdsAuthenticator, url: str) -> None:
     caller = Caller(iss=ISS, sub=None, tenant=None, fhir_servers=(FHIR,))
@@ -538,9 +553,41 @@ def test_flask_route_answers_bare_401_and_200(auth: CdsAuthenticator, keys: Keys
     app.register_blueprint(bp)
     client = app.test_client()
     token = sign(keys.es384)
-    ok = client.post("/cds-services/spine-auc-order-select", json={}, headers={"Authorization": bearer(token)})
+    ok = client.post(
+        "/cds-services/spine-auc-order-select", json={}, headers={"Authorization": bearer(token)}
+    )
     assert ok.status_code == 200 and ok.get_json() == {"cards": []}
-    replay = client.post("/cds-services/spine-auc-order-select", json={}, headers={"Authorization": bearer(token)})
+    replay = client.post(
+        "/cds-services/spine-auc-order-select", json={}, headers={"Authorization": bearer(token)}
+    )
     assert replay.status_code == 401 and replay.data == b""
     missing = client.post("/cds-services/spine-auc-order-select", json={})
     assert missing.status_code == 401 and missing.data == b""
+
+
+def test_loopback_open_mode_refuses_non_loopback_peers(store: ConsultationStore) -> None:
+    from app.auth import authenticator_from_config
+
+    auth = authenticator_from_config({"CDS_TRUSTED_ISSUERS": [], "BIND_HOST": "127.0.0.1"}, store)
+    assert auth.authenticate(None, audience_url=SERVICE_URL, remote_addr="127.0.0.1") is None
+    assert auth.authenticate(None, audience_url=SERVICE_URL, remote_addr="::1") is None
+    with pytest.raises(Unauthorized):
+        auth.authenticate(None, audience_url=SERVICE_URL, remote_addr="203.0.113.7")
+    explicit = authenticator_from_config(
+        {"CDS_TRUSTED_ISSUERS": [], "BIND_HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": True}, store
+    )
+    assert explicit.authenticate(None, audience_url=SERVICE_URL, remote_addr="203.0.113.7") is None
+    closed = authenticator_from_config({"CDS_TRUSTED_ISSUERS": [], "BIND_HOST": "0.0.0.0"}, store)
+    with pytest.raises(Unauthorized):
+        closed.authenticate(None, audience_url=SERVICE_URL, remote_addr="127.0.0.1")
+
+
+def test_with_issuers_a_token_is_required_even_from_loopback(
+    jwks_file: str, store: ConsultationStore
+) -> None:
+    from app.auth import authenticator_from_config
+
+    auth = authenticator_from_config(
+        {"CDS_TRUSTED_ISSUERS": [issuer(jwks_file)], "BIND_HOST": "127.0.0.1"}, store
+    )
+    refused(auth, None)

@@ -44,7 +44,9 @@ def test_redact_removes_bearer_tokens_and_jwts() -> None:
     assert "Bearer [redacted]" in redact("Authorization: Bearer opaque-access-token-123")
 
 
-def test_refused_and_accepted_tokens_are_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_refused_and_accepted_tokens_are_never_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "k1", "alg": "ES384"})

@@ -293,12 +293,15 @@ def test_combinations(procedures: dict[str, Any]) -> None:
     assert find({"72240", "72126"}) == [["ctm-cervical"]]
     assert find({"72132"}) == []
     assert find({"62304", "72129"}) == []  # lumbar myelogram + thoracic CT is not CT myelography of either
+    # the engine takes the first match: multi-region CT myelography must come before the single regions
+    assert find({"62305", "72129", "72132"})[0] == ["ctm-tl"]
+    assert find({"62305", "72126", "72129", "72132"})[0] == ["ctm-complete"]
 
 
 # --- text patterns
 def _first(group: dict[str, list[str]], text: str) -> str | None:
-    """How the engine reads code.text: first key (in file order) with a matching lower-case substring."""
-    t = text.lower()
+    """How app/orders.py reads code.text: first key (file order) with a substring of " " + text + " "."""
+    t = " " + text.lower() + " "
     return next((key for key, pats in group.items() if any(p in t for p in pats)), None)
 
 
@@ -315,6 +318,11 @@ def _first(group: dict[str, list[str]], text: str) -> str | None:
         ("MRI whole spine w/o and w/ contrast", "MR", "complete-spine", "iv-wo-w"),
         ("MRI cervical spine", "MR", "cervical", None),
         ("Bone scan whole body with SPECT", "NM-BONE", "whole-body", None),
+        # "suspect" contains "spect" and "ct ": short tokens must not match inside words
+        ("X-ray lumbar spine, suspect fracture", "XR", "lumbar", None),
+        ("MRI lumbar spine suspect metastasis", "MR", "lumbar", None),
+        ("Lumbar spine CT", "CT", "lumbar", None),
+        ("XR T-spine flexion", "XR", "thoracic", None),
     ],
 )
 def test_text_patterns_read_common_orders(

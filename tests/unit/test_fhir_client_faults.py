@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def other_server() -> Iterator[FaultServer]:
         yield srv
 
 
-def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, FhirError | None, float]:
     started = time.monotonic()
     try:
         return fn(*args, **kw), None, time.monotonic() - started
@@ -75,6 +76,15 @@ def test_headers_then_no_body_ends_at_the_deadline(server: FaultServer) -> None:
     _, err, elapsed = timed(client.read, "Patient", "p1")
     assert isinstance(err, FhirTimeout)
     assert elapsed < 1.0 + MARGIN
+
+
+def test_body_hang_after_late_headers_still_ends_at_the_deadline(server: FaultServer) -> None:
+    # Headers come at 0.6 s; the socket timeout chosen at request time (1.0 s) would end the body read at
+    # 1.6 s. The client shrinks it to what is left of the deadline before every read.
+    client = FhirClient(server.base("latehang"), timeout=5.0, deadline=1.0)
+    _, err, elapsed = timed(client.read, "Patient", "p1")
+    assert isinstance(err, FhirTimeout)
+    assert 0.95 <= elapsed < 1.35
 
 
 def test_slow_trickling_body_ends_at_the_deadline(server: FaultServer) -> None:
@@ -241,12 +251,16 @@ def test_connection_refused_maps_to_unavailable() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but not listening: connections are refused
-        _, err, elapsed = timed(FhirClient(f"http://127.0.0.1:{port}/fhir", deadline=2.0).read, "Patient", "p1")
+        _, err, elapsed = timed(
+            FhirClient(f"http://127.0.0.1:{port}/fhir", deadline=2.0).read, "Patient", "p1"
+        )
     assert isinstance(err, FhirUnavailable)
     assert elapsed < 2.0
 
 
-def test_headers_sent_and_bearer_token_never_logged(server: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_headers_sent_and_bearer_token_never_logged(
+    server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     token = "tok-DO-NOT-LOG-42"
     client = FhirClient(server.base("ok"), bearer_token=token)
@@ -265,6 +279,8 @@ def test_invalid_ids_are_rejected_before_any_request() -> None:
         client.read("Patient", "../metadata")
     with pytest.raises(InvalidInput):
         client.fetch_patient_record("a b")
+    with pytest.raises(InvalidInput):
+        FhirClient("file:///etc/passwd")
 
 
 def test_fetch_patient_record_isolates_a_failing_type_and_reads_each_medication_once(
@@ -273,7 +289,7 @@ def test_fetch_patient_record_isolates_a_failing_type_and_reads_each_medication_
     client = FhirClient(server.base("record"), deadline=3.0)
     got = client.fetch_patient_record("p1")
     assert got["Patient"] == [{"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}]
-    assert [r["id"] for r in got["Condition"]] == ["c1"]  # type: ignore[index]
+    assert [r["id"] for r in got["Condition"]] == ["c1"]  # type: ignore[union-attr]
     assert len(got["MedicationStatement"]) == 3  # type: ignore[arg-type]
     device = got["Device"]
     assert isinstance(device, FhirHTTPError) and device.status == 500
@@ -301,3 +317,13 @@ def test_client_for_reuses_one_session_per_base(server: FaultServer) -> None:
     b = client_for(server.base("ok") + "/", bearer_token="b")
     assert a._session is b._session is session_for(server.base("ok"))
     assert client_for(server.base("pages"))._session is not a._session
+
+
+def test_shared_session_keeps_no_cookies_between_callers(server: FaultServer) -> None:
+    base = server.base("cookie")
+    client_for(base, bearer_token="user-a").read("Patient", "ck1")
+    client_for(base, bearer_token="user-b").read("Patient", "ck2")
+    second = [r for r in server.records if r.path == "/cookie/Patient/ck2"][-1]
+    assert "Cookie" not in second.headers
+    assert second.headers["Authorization"] == "Bearer user-b"
+    assert len(session_for(base).cookies) == 0

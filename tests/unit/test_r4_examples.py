@@ -30,6 +30,7 @@ RECORD_TYPES = (
     "Device",
 )
 STATUSES = {"rated", "insufficient-data", "no-criteria", "not-applicable"}
+CPT = "http://www.ama-assn.org/go/cpt"
 
 
 def _load(prefix: str) -> list[tuple[str, dict[str, Any]]]:
@@ -81,6 +82,27 @@ def test_service_request_example(
     assert isinstance(result, dict), name
     assert result["status"] in STATUSES, (name, result.get("status"))
     assert result["status"] == "not-applicable", (name, result["status"], "not a spine imaging order")
+
+
+@pytest.mark.parametrize(("name", "resource"), SERVICE_REQUESTS, ids=[n for n, _ in SERVICE_REQUESTS])
+def test_service_request_example_recoded_as_spine_mri(
+    name: str, resource: dict[str, Any], record: PatientRecord, criteria: Any
+) -> None:
+    """The same examples with their code replaced by CPT 72148 (MRI lumbar w/o) get past routing step 1.
+
+    The record is a mixed bag (several Patients, unrelated conditions), so any outcome but
+    ``not-applicable`` is acceptable; raising anything but InvalidInput is not.
+    """
+    order = {**resource, "code": {"coding": [{"system": CPT, "code": "72148"}]}}
+    try:
+        orders, _others = split_input(order)
+        results = evaluate_orders(orders, record, criteria)
+    except InvalidInput as exc:
+        assert len(exc.message) >= 10, f"{name}: unhelpful InvalidInput message {exc.message!r}"
+        return
+    assert len(results) == 1, name
+    assert results[0]["status"] in STATUSES - {"not-applicable"}, (name, results[0]["status"])
+    assert results[0]["procedure"]["id"] == "mri-lumbar-wo", name
 
 
 NOT_ORDERS = _load("Condition") + _load("MedicationStatement")

@@ -59,7 +59,10 @@ class AuthServer:
 
     def verify(self, form: dict[str, str]) -> str | None:
         """The error code, or None when the request is a valid SMART backend token request."""
-        if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != ASSERTION_TYPE:
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type") != ASSERTION_TYPE
+        ):
             return "invalid_request"
         assertion = form.get("client_assertion", "")
         header = jwt.get_unverified_header(assertion)
@@ -78,7 +81,11 @@ class AuthServer:
         except jwt.InvalidTokenError as exc:
             self.errors.append(str(exc))
             return "invalid_client"
-        if claims["sub"] != claims["iss"] or claims["exp"] > time.time() + 300 + 5 or claims["jti"] in self.seen_jti:
+        if (
+            claims["sub"] != claims["iss"]
+            or claims["exp"] > time.time() + 300 + 5
+            or claims["jti"] in self.seen_jti
+        ):
             return "invalid_client"
         self.seen_jti.add(claims["jti"])
         self.claims.append(claims)
@@ -115,14 +122,22 @@ def auth_server() -> Iterator[AuthServer]:
                 state.issued.append(token)
             self._send(
                 200,
-                {"access_token": token, "token_type": "bearer", "expires_in": state.expires_in, "scope": form["scope"]},
+                {
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "expires_in": state.expires_in,
+                    "scope": form["scope"],
+                },
             )
 
         def do_GET(self) -> None:  # noqa: N802
             auth = self.headers.get("Authorization", "")
             token = auth.removeprefix("Bearer ")
             if not auth.startswith("Bearer ") or token not in state.issued or token in state.revoked:
-                self._send(401, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]})
+                self._send(
+                    401,
+                    {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]},
+                )
                 return
             self._send(200, {"resourceType": "Patient", "id": self.path.rsplit("/", 1)[-1]})
 
@@ -141,7 +156,9 @@ def auth_server() -> Iterator[AuthServer]:
 def test_token_is_obtained_with_a_verified_assertion(auth_server: AuthServer, alg: str) -> None:
     private, public = _pem_pair(alg)
     auth_server.public_keys["k1"] = public
-    provider = SmartBackendTokenProvider(auth_server.token_url, CLIENT_ID, private, "k1", alg, "system/*.read")
+    provider = SmartBackendTokenProvider(
+        auth_server.token_url, CLIENT_ID, private, "k1", alg, "system/*.read"
+    )
     token = provider.token()
     assert token == auth_server.issued[-1]
     claims, header = auth_server.claims[-1], auth_server.headers[-1]

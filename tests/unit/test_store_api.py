@@ -60,7 +60,9 @@ def test_list_by_patient_is_paged(client: FlaskClient, store: ConsultationStore)
     first = client.get("/api/v1/consultations?patient=Patient/abc&limit=2").get_json()
     assert [c["consultationId"] for c in first["consultations"]] == [ids[2], ids[1]]
     assert first["next"]
-    second = client.get(f"/api/v1/consultations?patient=Patient/abc&limit=2&cursor={first['next']}").get_json()
+    second = client.get(
+        f"/api/v1/consultations?patient=Patient/abc&limit=2&cursor={first['next']}"
+    ).get_json()
     assert [c["consultationId"] for c in second["consultations"]] == [ids[0]]
     assert second["next"] is None
 

@@ -1,5 +1,5 @@
-"""The audit store's behaviour. The same functions run on PostgreSQL from tests/integration/test_store_postgres.py
-(which overrides the ``store_url`` fixture)."""
+"""The audit store's behaviour on SQLite. The same functions run on PostgreSQL from
+tests/integration/test_store_postgres.py (which overrides the ``store_url`` fixture)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,12 @@ def result(n: int = 1, *, order: str = "ServiceRequest/sr1", score: int | None =
         "score": score,
         "pamaRating": "appropriate",
         "reasons": [
-            {"fact": "management_weeks", "value": 7.1, "text": f"n={n}", "evidence": ["MedicationStatement/ms1"]}
+            {
+                "fact": "management_weeks",
+                "value": 7.1,
+                "text": f"n={n}",
+                "evidence": ["MedicationStatement/ms1"],
+            }
         ],
         "criteriaVersion": "2026.11-test",
         "modifiers": [],
@@ -122,7 +127,7 @@ def test_recorded_consultation_round_trips_with_audit_fields(store: Consultation
 
 
 def test_unrated_result_with_nulls_is_recorded(store: ConsultationStore) -> None:
-    r = {
+    r: dict[str, Any] = {
         "consultationId": "urn:uuid:" + str(uuid.uuid4()),
         "serviceRequest": "ServiceRequest/chest",
         "status": "no-criteria",
@@ -234,7 +239,9 @@ def test_feedback_is_idempotent_on_repeats(store: ConsultationStore) -> None:
     assert stored[1]["acceptedSuggestions"] == [{"id": "s1"}]
 
 
-@pytest.mark.parametrize("item", [{"outcome": "accepted"}, {"card": "c"}, {"card": "", "outcome": "accepted"}])
+@pytest.mark.parametrize(
+    "item", [{"outcome": "accepted"}, {"card": "c"}, {"card": "", "outcome": "accepted"}]
+)
 def test_feedback_without_card_or_outcome_is_invalid(store: ConsultationStore, item: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         store.record_feedback("svc", item, caller_iss=None)
@@ -287,3 +294,32 @@ def test_sqlite_store_is_wal_with_full_sync(store: ConsultationStore) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_concurrent_first_start_on_an_empty_database(store: ConsultationStore, store_url: str) -> None:
+    with store.engine.begin() as conn:
+        store_schema.metadata.drop_all(conn)  # back to an empty database
+    versions: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            opened = ConsultationStore.from_url(store_url)
+        except Exception as exc:  # any failure here is the bug under test
+            errors.append(repr(exc))
+            return
+        versions.append(opened.schema_version)
+        opened.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert versions == [store_schema.CURRENT_VERSION] * 4
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT COUNT(*) FROM schema_version")).scalar()
+    assert rows == len(store_schema.UPGRADES)

@@ -1,0 +1,118 @@
+"""A bounded, open-loop, constant-rate HTTP load generator (wrk2-style; Debian has no wrk2).
+
+Requests are *scheduled* at ``start + i / rate``; each one's latency is measured from its scheduled time,
+not from when a connection happened to be free, so a stalled server shows up in the tail instead of
+silently slowing the generator down (no coordinated omission). Each request opens its own connection,
+as gunicorn's sync workers close the connection after every response. Loopback only; bounded by a
+request count and a wall-clock limit; it stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+MAX_IN_FLIGHT = 256
+
+
+@dataclass
+class LoadResult:
+    rate: float
+    duration: float
+    scheduled: int
+    completed: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def percentile(self, p: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return round(ordered[index], 2)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "target_rate": round(self.rate, 1),
+            "achieved_rate": round(self.completed / self.wall_seconds, 1) if self.wall_seconds else 0.0,
+            "scheduled": self.scheduled,
+            "completed": self.completed,
+            "errors": self.errors,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "p50_ms": self.percentile(50),
+            "p90_ms": self.percentile(90),
+            "p99_ms": self.percentile(99),
+            "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
+        }
+
+
+def build_request(host: str, port: int, path: str, body: bytes, content_type: str = "application/json") -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+async def _one(host: str, port: int, raw: bytes, timeout: float) -> int:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), timeout)  # Connection: close -> read to EOF
+    finally:
+        writer.close()
+    if not data.startswith(b"HTTP/1."):
+        raise ConnectionError("no HTTP response")
+    return int(data[9:12])
+
+
+async def _run(host: str, port: int, raw: bytes, rate: float, duration: float, timeout: float) -> LoadResult:
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        raise ValueError("the load generator only targets loopback")
+    total = int(rate * duration)
+    result = LoadResult(rate=rate, duration=duration, scheduled=total)
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+    start = loop.time() + 0.05
+    tasks: list[asyncio.Task[None]] = []
+
+    async def fire(scheduled: float) -> None:
+        async with gate:
+            try:
+                status = await _one(host, port, raw, timeout)
+            except (OSError, asyncio.TimeoutError, ConnectionError, ValueError):
+                result.errors += 1
+                return
+        result.latencies_ms.append((loop.time() - scheduled) * 1000.0)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        result.completed += 1
+
+    wall0 = time.perf_counter()
+    hard_stop = start + duration + timeout + 5
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if loop.time() > hard_stop:
+            break
+        tasks.append(asyncio.create_task(fire(scheduled)))
+    remaining = max(0.1, hard_stop - loop.time())
+    done, pending = await asyncio.wait(tasks, timeout=remaining) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
+    result.errors += len(pending)
+    result.wall_seconds = time.perf_counter() - wall0
+    return result
+
+
+def constant_rate(
+    host: str, port: int, path: str, body: bytes, *, rate: float, duration: float, timeout: float = 5.0
+) -> LoadResult:
+    """Send ``rate`` requests per second for ``duration`` seconds (open loop); latencies from schedule."""
+    raw = build_request(host, port, path, body)
+    return asyncio.run(_run(host, port, raw, rate, duration, timeout))

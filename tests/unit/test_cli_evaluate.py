@@ -1,0 +1,105 @@
+"""`spine-auc evaluate`: bundles, bare orders with --patient-bundle, text output, and unreadable input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import CPT, condition, med, order, patient
+
+from app.cli import main
+
+
+def write(tmp_path: Path, name: str, doc: object) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+def bundle(*resources: dict, btype: str | None = "collection") -> dict:
+    doc: dict = {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}
+    if btype:
+        doc["type"] = btype
+    return doc
+
+
+RECORD = (patient(), condition("c", "M54.50", onset="2026-05-01"), med("m", "7258", start="2026-09-01"))
+
+
+def test_bundle_with_two_orders_prints_two_results(tmp_path):
+    path = write(tmp_path, "b.json", bundle(*RECORD, order((CPT, "72148")), order((CPT, "71046"), sid="sr2")))
+    result = CliRunner().invoke(main, ["evaluate", path])
+    assert result.exit_code == 0, result.output
+    results = json.loads(result.output)["results"]
+    assert [r["status"] for r in results] == ["rated", "not-applicable"]
+    assert results[0]["variant"]["number"] == 3
+
+
+def test_every_bundle_type_is_read(tmp_path):
+    for btype in ("transaction", "searchset", None):
+        path = write(tmp_path, f"b-{btype}.json", bundle(*RECORD, order((CPT, "72148")), btype=btype))
+        result = CliRunner().invoke(main, ["evaluate", path])
+        assert result.exit_code == 0 and '"rated"' in result.output, (btype, result.output)
+
+
+def test_bare_order_with_patient_bundle_and_text_format(tmp_path):
+    sr = write(tmp_path, "sr.json", order((CPT, "72100")))
+    pb = write(tmp_path, "pb.json", bundle(*RECORD))
+    result = CliRunner().invoke(main, ["evaluate", sr, "--patient-bundle", pb, "--format", "text"])
+    assert result.exit_code == 0, result.output
+    assert "Radiography lumbar spine — rated, may-be-appropriate" in result.output
+    assert "→ MRI lumbar spine without IV contrast: usually-appropriate" in result.output
+
+
+def test_evaluation_outcomes_other_than_rated_still_exit_zero(tmp_path):
+    path = write(tmp_path, "b.json", bundle(patient(), condition("c", "M54.50"), med("m", "7258", start="2026-09-01"),
+                                            order((CPT, "72148"))))
+    result = CliRunner().invoke(main, ["evaluate", path])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["results"][0]["status"] == "insufficient-data"
+
+
+def test_unreadable_inputs_exit_non_zero_with_one_line_reason(tmp_path):
+    cases = {
+        "not-json.json": "{oops",
+        "patient.json": json.dumps(patient()),
+        "empty-bundle.json": json.dumps(bundle(patient())),
+        "bad-order.json": json.dumps({"resourceType": "ServiceRequest", "id": "x", "status": "draft"}),
+    }
+    expected = {
+        "not-json.json": "not valid JSON",
+        "patient.json": "expected a Bundle or a ServiceRequest",
+        "empty-bundle.json": "contains no ServiceRequest",
+        "bad-order.json": "invalid ServiceRequest",
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code != 0, name
+        assert expected[name] in result.output, (name, result.output)
+        assert "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["evaluate", str(tmp_path / "nope.json")])
+    assert missing.exit_code != 0 and "file not found" in missing.output
+
+
+EXAMPLES = {
+    "lbp-v3-mri": ("rated", "usually-appropriate"),
+    "lbp-v1-acute-mri": ("rated", "usually-not-appropriate"),
+    "lbp-v7-cancer-xr": ("rated", "may-be-appropriate-disagreement"),
+    "lbp-unknown-onset-insufficient": ("insufficient-data", None),
+    "m1-mr-unsafe-mri": ("rated", "usually-not-appropriate"),
+}
+
+
+def test_readme_examples_evaluate_as_documented():
+    from conftest import REPO
+
+    examples = REPO / "fhir_fixtures" / "examples"
+    assert {p.stem for p in examples.glob("*.json")} == set(EXAMPLES)
+    for name, (status, category) in EXAMPLES.items():
+        result = CliRunner().invoke(main, ["evaluate", str(examples / f"{name}.json")])
+        assert result.exit_code == 0, (name, result.output)
+        r = json.loads(result.output)["results"][0]
+        assert (r["status"], r["category"]) == (status, category), name
