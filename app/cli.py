@@ -65,11 +65,15 @@ def _read_json_file(path: str, what: str) -> Any:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--patient-bundle", type=click.Path(dir_okay=False), help="Patient resources for a bare ServiceRequest.")
+@click.option(
+    "--patient-bundle", type=click.Path(dir_okay=False), help="Patient resources for a bare ServiceRequest."
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.option("--now", default=None, help="Request time (ISO 8601) used when an order has no authoredOn.")
 @click.option("--criteria-dir", default=None, help="Criteria directory (default: the bundled criteria/).")
-def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None) -> None:
+def evaluate(
+    file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None
+) -> None:
     """Evaluate the ServiceRequest(s) in FILE (a Bundle, or a bare ServiceRequest with --patient-bundle)."""
     from app.criteria import load_criteria
     from app.errors import CriteriaError, InvalidInput
@@ -79,7 +83,9 @@ def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, c
     try:
         loaded = load_criteria(_criteria_dir(criteria_dir))
     except CriteriaError as err:
-        raise click.ClickException(f"invalid criteria ({len(err.problems)} problems); run 'spine-auc criteria check'")
+        raise click.ClickException(
+            f"invalid criteria ({len(err.problems)} problems); run 'spine-auc criteria check'"
+        ) from None
     request_time = None
     if now:
         try:
@@ -92,7 +98,9 @@ def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, c
             extra = _read_json_file(patient_bundle, "patient bundle")
             if not isinstance(extra, dict) or extra.get("resourceType") != "Bundle":
                 raise InvalidInput("--patient-bundle must be a FHIR Bundle")
-            others += [e["resource"] for e in extra.get("entry", []) if isinstance(e, dict) and "resource" in e]
+            others += [
+                e["resource"] for e in extra.get("entry", []) if isinstance(e, dict) and "resource" in e
+            ]
         results = evaluate_orders(orders, record_from_resources(others), loaded, now=request_time)
     except InvalidInput as err:
         raise click.ClickException(f"unreadable input: {err.message}") from None
@@ -106,7 +114,9 @@ def evaluate(file: str, patient_bundle: str | None, fmt: str, now: str | None, c
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn sync workers")
-@click.option("--allow-unauthenticated", is_flag=True, help="Accept CDS calls without a JWT on a non-loopback bind.")
+@click.option(
+    "--allow-unauthenticated", is_flag=True, help="Accept CDS calls without a JWT on a non-loopback bind."
+)
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: bool) -> None:
     """Serve the API, the FHIR operation and CDS Hooks (gunicorn, sync workers)."""
@@ -138,7 +148,7 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         return
     from gunicorn.app.base import BaseApplication
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -146,7 +156,10 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
             # The app (and its database engine) is built before the fork: each worker opens its own connections.
-            self.cfg.set("post_fork", lambda _server, _worker: app.extensions["spine_auc.store"].engine.dispose(close=False))
+            self.cfg.set(
+                "post_fork",
+                lambda _server, _worker: app.extensions["spine_auc.store"].engine.dispose(close=False),
+            )
 
         def load(self) -> Any:
             return app

@@ -208,7 +208,7 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
         for fact, where in _facts_in(mod["when"], f"$.modifiers[{i}].when"):
             if fact not in known_facts:
                 yield f"{mfile}:{where}: unknown fact {fact!r}"
-        for tid in (mod.get("variants") or {}):
+        for tid in mod.get("variants") or {}:
             if tid not in topic_ids:
                 yield f"{mfile}:$.modifiers[{i}].variants: unknown topic {tid!r}"
 
@@ -234,7 +234,9 @@ def _build_value_set(doc: dict[str, Any]) -> ValueSet:
             if match == "name":
                 names.append(code["code"].lower())
             elif match == "prefix":
-                prefix.setdefault(inc["system"], []).append((_norm_code(inc["system"], code["code"]), seventh, weak))
+                prefix.setdefault(inc["system"], []).append(
+                    (_norm_code(inc["system"], code["code"]), seventh, weak)
+                )
             else:
                 exact.setdefault(inc["system"], {})[_norm_code(inc["system"], code["code"])] = weak
     exclude: dict[str, list[str]] = {}

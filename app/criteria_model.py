@@ -127,7 +127,9 @@ class Topic:
 class ValueSet:
     id: str
     title: str
-    prefix: dict[str, tuple[tuple[str, frozenset[str] | None, bool], ...]]  # system -> (prefix, 7th chars, weak)
+    prefix: dict[
+        str, tuple[tuple[str, frozenset[str] | None, bool], ...]
+    ]  # system -> (prefix, 7th chars, weak)
     exact: dict[str, dict[str, bool]]  # system -> code -> weak
     names: tuple[str, ...]
     exclude_prefix: dict[str, tuple[str, ...]] = field(default_factory=dict)

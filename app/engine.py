@@ -10,7 +10,7 @@ give ``insufficient-data`` with what each possible answer would give.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from app.criteria_model import Criteria, Expr, Procedure, Row, Topic
 from app.facts import Fact, PatientFacts
@@ -83,7 +83,9 @@ class Assessment:
 class _Decision:
     """One run of the decision under a partial assignment of unknown groups."""
 
-    def __init__(self, criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, assignment: dict[str, Any]):
+    def __init__(
+        self, criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, assignment: dict[str, Any]
+    ):
         self.c = criteria
         self.facts = facts
         self.ordered = ordered
@@ -129,7 +131,8 @@ class _Decision:
             prop = expr["procedure"]
             if prop == "flag":
                 return bool(self.ordered.flags & set(expr["in"]))
-            return str(getattr(proc, {"spineImaging": "spine_imaging"}.get(prop, prop))) in expr["in"]
+            attr = "spine_imaging" if prop == "spineImaging" else str(prop)
+            return str(getattr(proc, attr)) in expr["in"]
         value = self.fact(expr["fact"])
         if value is None or "in" not in expr:
             return value
@@ -156,17 +159,26 @@ class _Decision:
                 topic_id, route_text = rule.topic, rule.text
                 break
         if topic_id is None:
-            return Outcome("no-criteria", None, proc.id, text=route_text, used=self.used, derived=self.derived)
+            return Outcome(
+                "no-criteria", None, proc.id, text=route_text, used=self.used, derived=self.derived
+            )
         topic = self.c.topics[topic_id]
         matched = [v for v in topic.variants if self.decide(v.when)]
         if not matched:
-            return Outcome("no-criteria", topic.id, proc.id, text=f"no variant of {topic.title} matches", used=self.used, derived=self.derived)
+            return Outcome(
+                "no-criteria",
+                topic.id,
+                proc.id,
+                text=f"no variant of {topic.title} matches",
+                used=self.used,
+                derived=self.derived,
+            )
         ratings = []
         for v in matched:
             row = _row_for(self.c, v.rows, proc)
             if row is None:
                 continue
-            category, mods = row.category, []
+            category, mods = row.category, cast(list[str], [])
             for mod in self.c.modifiers:
                 if mod.effect != "category-override" or not mod.when or not mod.applies_to:
                     continue
@@ -179,21 +191,40 @@ class _Decision:
         if not ratings:
             listed = ", ".join(f"V{n}" for n in numbers)
             return Outcome(
-                "no-criteria", topic.id, proc.id, matched=numbers, used=self.used, derived=self.derived,
+                "no-criteria",
+                topic.id,
+                proc.id,
+                matched=numbers,
+                used=self.used,
+                derived=self.derived,
                 text=f"{proc.display} is not listed in {topic.title} {listed}",
             )
-        best = max(ratings, key=lambda r: (self.c.category_rank(r.category), -topic.precedence.index(r.variant)))
+        best = max(
+            ratings, key=lambda r: (self.c.category_rank(r.category), -topic.precedence.index(r.variant))
+        )
         category, modifiers = best.category, list(best.modifiers)
         for mod in self.c.modifiers:
-            if mod.effect not in ("contraindicated", "protocol-warning") or not mod.when or not mod.applies_to:
+            if (
+                mod.effect not in ("contraindicated", "protocol-warning")
+                or not mod.when
+                or not mod.applies_to
+            ):
                 continue
             if self.decide(mod.applies_to) and self.decide(mod.when):
                 modifiers.append(mod.id)
                 if mod.category:
                     category = mod.category
         return Outcome(
-            "rated", topic.id, proc.id, category=category, best=best, matched=numbers,
-            ratings=tuple(ratings), modifiers=tuple(modifiers), used=self.used, derived=self.derived,
+            "rated",
+            topic.id,
+            proc.id,
+            category=category,
+            best=best,
+            matched=numbers,
+            ratings=tuple(ratings),
+            modifiers=tuple(modifiers),
+            used=self.used,
+            derived=self.derived,
         )
 
 
@@ -214,7 +245,11 @@ def _row_for(criteria: Criteria, rows: tuple[Row, ...], proc: Procedure) -> Row 
 
 
 def _explore(
-    criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, groups: dict[str, Any], assignment: dict[str, Any]
+    criteria: Criteria,
+    facts: PatientFacts,
+    ordered: OrderedProcedure,
+    groups: dict[str, Any],
+    assignment: dict[str, Any],
 ) -> list[Leaf]:
     decision = _Decision(criteria, facts, ordered, assignment)
     try:
@@ -232,10 +267,20 @@ def evaluate(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria)
     if not ordered.candidates:
         return Assessment("not-applicable", None, ordered, text=ordered.detail)
     procs = [criteria.procedures[p] for p in ordered.candidates]
-    spine = [p for p in procs if p.spine_imaging == "yes" or (p.spine_imaging == "if-spine-reason" and _reason_is_back_pain(facts))]
+    spine = [
+        p
+        for p in procs
+        if p.spine_imaging == "yes" or (p.spine_imaging == "if-spine-reason" and _reason_is_back_pain(facts))
+    ]
     if not spine:
-        kind = "a whole-body study whose order does not give back pain as its reason" if procs else "not spine imaging"
-        return Assessment("not-applicable", procs[0] if procs else None, ordered, text=f"{procs[0].display}: {kind}")
+        kind = (
+            "a whole-body study whose order does not give back pain as its reason"
+            if procs
+            else "not spine imaging"
+        )
+        return Assessment(
+            "not-applicable", procs[0] if procs else None, ordered, text=f"{procs[0].display}: {kind}"
+        )
     groups: dict[str, Any] = {name: g.options for name, g in facts.groups.items()}
     groups["procedure"] = tuple((p.display, {"id": p.id}) for p in spine)
     first = {"procedure": groups["procedure"][0]} if len(spine) == 1 else {}
@@ -257,7 +302,9 @@ def _reason_is_back_pain(facts: PatientFacts) -> bool:
 MEASURES = frozenset({"age", "duration", "management_weeks", "myelopathy_onset"})
 
 
-def _reasons(criteria: Criteria, facts: PatientFacts, outcome: Outcome, used: list[str]) -> list[dict[str, Any]]:
+def _reasons(
+    criteria: Criteria, facts: PatientFacts, outcome: Outcome, used: list[str]
+) -> list[dict[str, Any]]:
     """The decisive facts: derived red-flag summaries, positive findings, and the measurements that decided."""
     out: dict[str, dict[str, Any]] = {}
     for name in used:
@@ -270,8 +317,12 @@ def _reasons(criteria: Criteria, facts: PatientFacts, outcome: Outcome, used: li
             evidence = [e for f in positive for e in f.evidence]
             text = criteria.fact_texts.get(name, name)
             detail = "; ".join(f.text for f in positive) if positive else "none recorded"
-            out[name] = {"fact": name, "value": value, "text": f"{text}: {'yes' if value else 'no'} ({detail})",
-                         "evidence": list(dict.fromkeys(evidence))}
+            out[name] = {
+                "fact": name,
+                "value": value,
+                "text": f"{text}: {'yes' if value else 'no'} ({detail})",
+                "evidence": list(dict.fromkeys(evidence)),
+            }
             continue
         fact = facts.facts[name]
         if fact.value is None:
@@ -287,11 +338,14 @@ def _considered(facts: PatientFacts, used: list[str]) -> list[dict[str, Any]]:
     return [{"fact": n, "value": facts.facts[n].value} for n in used if n in facts.facts]
 
 
-def _agreed(criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf]) -> Assessment:
+def _agreed(
+    criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf]
+) -> Assessment:
     outcome = leaves[0].outcome
     proc = criteria.procedures[outcome.procedure]
     branched = sorted(
-        g for g in {g for leaf in leaves for g in leaf.assignment if g != "procedure"}
+        g
+        for g in {g for leaf in leaves for g in leaf.assignment if g != "procedure"}
         if len({leaf.assignment.get(g) for leaf in leaves}) > 1
     )
     not_mattering = [facts.groups[g].text for g in branched]
@@ -300,8 +354,14 @@ def _agreed(criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, 
     topic = criteria.topics[outcome.topic] if outcome.topic else None
     used = list(dict.fromkeys(n for leaf in leaves for n in leaf.outcome.used))
     assessment = Assessment(
-        outcome.status, proc, ordered, topic=topic, reasons=_reasons(criteria, facts, outcome, used),
-        text=outcome.text, unknowns_not_mattering=not_mattering, considered=_considered(facts, used),
+        outcome.status,
+        proc,
+        ordered,
+        topic=topic,
+        reasons=_reasons(criteria, facts, outcome, used),
+        text=outcome.text,
+        unknowns_not_mattering=not_mattering,
+        considered=_considered(facts, used),
     )
     assessment.matched_variants = tuple(sorted({n for leaf in leaves for n in leaf.outcome.matched}))
     if outcome.status != "rated":
@@ -334,11 +394,18 @@ def _modifier_entries(criteria: Criteria, facts: PatientFacts, outcome: Outcome)
         evidence: list[str] = []
         for name in _facts_of(mod.when):
             evidence += list(facts.facts[name].evidence) if name in facts.facts else []
-        entries.append({
-            "id": mod.id, "title": mod.title, "effect": mod.effect, "indicator": mod.indicator,
-            "text": mod.text, "evidence": list(dict.fromkeys(evidence)), "source": mod.source,
-            "sourceText": mod.source_text,
-        })
+        entries.append(
+            {
+                "id": mod.id,
+                "title": mod.title,
+                "effect": mod.effect,
+                "indicator": mod.indicator,
+                "text": mod.text,
+                "evidence": list(dict.fromkeys(evidence)),
+                "source": mod.source,
+                "sourceText": mod.source_text,
+            }
+        )
     return entries
 
 
@@ -384,16 +451,31 @@ def _alternatives(
     mod = next((m for m in criteria.modifiers if m.id == "M1"), None)
     if mr_unsafe and mod and mod.alternative:
         source = next(
-            (c for c, r, _ in best.values()
-             if criteria.procedures[r.procedure].modality == mod.alternative["categoryFrom"]["modality"]
-             and criteria.procedures[r.procedure].contrast == mod.alternative["categoryFrom"]["contrast"]),
+            (
+                c
+                for c, r, _ in best.values()
+                if criteria.procedures[r.procedure].modality == mod.alternative["categoryFrom"]["modality"]
+                and criteria.procedures[r.procedure].contrast == mod.alternative["categoryFrom"]["contrast"]
+            ),
             None,
         )
-        ctm = next((p for p in criteria.procedures.values()
-                    if p.modality == mod.alternative["modality"] and p.region == proc.region), None)
+        ctm = next(
+            (
+                p
+                for p in criteria.procedures.values()
+                if p.modality == mod.alternative["modality"] and p.region == proc.region
+            ),
+            None,
+        )
         if ctm and source:
-            row = next((r for _, r, _ in best.values() if criteria.procedures[r.procedure].modality == "CTM"), None)
-            best[ctm.id] = (source, row or Row(ctm.id, ctm.display, source, None, None, None, mod.source), -1)
+            ctm_row = next(
+                (r for _, r, _ in best.values() if criteria.procedures[r.procedure].modality == "CTM"), None
+            )
+            best[ctm.id] = (
+                source,
+                ctm_row or Row(ctm.id, ctm.display, source, None, None, None, mod.source),
+                -1,
+            )
     out = []
     for pid, (category, row, variant) in best.items():
         target = criteria.procedures[pid]
@@ -406,32 +488,44 @@ def _alternatives(
             continue
         concrete = concretize(criteria, target, proc)
         rrl = row.rrl_pediatric if peds else row.rrl_adult
-        out.append({
-            "procedure": {"id": concrete.id, "display": concrete.display, "codes": list(concrete.codes)},
-            "category": category,
-            "score": criteria.midpoint(category),
-            "scoreBasis": "category-midpoint",
-            "rrl": rrl,
-            "pamaRating": criteria.pama[category],
-            "variant": variant if variant > 0 else None,
-            "recommendedBy": "M1" if variant == -1 else None,
-            "_sort": (-rank, 0 if concrete.region == proc.region else 1, criteria.rrl_rank(rrl), 0 if variant == -1 else 1),
-        })
-    out.sort(key=lambda a: a["_sort"])
+        out.append(
+            {
+                "procedure": {"id": concrete.id, "display": concrete.display, "codes": list(concrete.codes)},
+                "category": category,
+                "score": criteria.midpoint(category),
+                "scoreBasis": "category-midpoint",
+                "rrl": rrl,
+                "pamaRating": criteria.pama[category],
+                "variant": variant if variant > 0 else None,
+                "recommendedBy": "M1" if variant == -1 else None,
+                "_sort": (
+                    -rank,
+                    0 if concrete.region == proc.region else 1,
+                    criteria.rrl_rank(rrl),
+                    0 if variant == -1 else 1,
+                ),
+            }
+        )
+    out.sort(key=lambda a: cast(tuple[int, int, int, int], a["_sort"]))
     for a in out:
         del a["_sort"]
     return out
 
 
 def _insufficient(
-    criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf], spine: list[Procedure]
+    criteria: Criteria,
+    facts: PatientFacts,
+    ordered: OrderedProcedure,
+    leaves: list[Leaf],
+    spine: list[Procedure],
 ) -> Assessment:
     proc = spine[0]
     branched = [
-        g for g in dict.fromkeys(g for leaf in leaves for g in leaf.assignment)
+        g
+        for g in dict.fromkeys(g for leaf in leaves for g in leaf.assignment)
         if len({leaf.assignment.get(g) for leaf in leaves}) > 1
     ]
-    missing = []
+    missing: list[dict[str, Any]] = []
     for group in branched:
         if group == "procedure":
             text, name = "Which study is meant: the order's code does not say (e.g. contrast)", "procedure"
@@ -449,8 +543,13 @@ def _insufficient(
     topics = {leaf.outcome.topic for leaf in leaves}
     topic = criteria.topics[next(iter(topics))] if len(topics) == 1 and None not in topics else None  # type: ignore[index]
     return Assessment(
-        "insufficient-data", proc, ordered, topic=topic, reasons=_reasons(criteria, facts, leaves[0].outcome, used),
-        missing=missing, considered=_considered(facts, used),
+        "insufficient-data",
+        proc,
+        ordered,
+        topic=topic,
+        reasons=_reasons(criteria, facts, leaves[0].outcome, used),
+        missing=missing,
+        considered=_considered(facts, used),
         matched_variants=tuple(sorted({n for leaf in leaves for n in leaf.outcome.matched})),
         text="Missing data could change the answer: " + "; ".join(m["text"] for m in missing),
     )

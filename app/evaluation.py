@@ -138,7 +138,12 @@ def evaluate_order(
     ordered = resolve_procedure(order, criteria)
     assessment = evaluate(ordered, facts, criteria)
     result = assessment_to_result(
-        assessment, facts, criteria, order=order, consultation_id=f"urn:uuid:{uuid.uuid4()}", evaluation=evaluation
+        assessment,
+        facts,
+        criteria,
+        order=order,
+        consultation_id=f"urn:uuid:{uuid.uuid4()}",
+        evaluation=evaluation,
     )
     result["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
     return result
@@ -164,6 +169,8 @@ def evaluate_orders(
     return [evaluate_order(order, record, criteria, now=now) for order in orders]
 
 
-def evaluate_bundle(resource: Any, criteria: Criteria, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def evaluate_bundle(
+    resource: Any, criteria: Criteria, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
     orders, others = split_input(resource)
     return evaluate_orders(orders, record_from_resources(others), criteria, now=now)

@@ -58,7 +58,9 @@ class PatientFacts:
     groups: dict[str, UnknownGroup] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
 
-    def known(self, name: str, value: bool, text: str, evidence: Iterable[str] = (), reported: Any = None) -> None:
+    def known(
+        self, name: str, value: bool, text: str, evidence: Iterable[str] = (), reported: Any = None
+    ) -> None:
         self.facts[name] = Fact(name, value, text, tuple(dict.fromkeys(evidence)), None, reported)
 
     def unknown(self, group: UnknownGroup, texts: dict[str, str], evidence: Iterable[str] = ()) -> None:
@@ -107,7 +109,17 @@ def _quantity_days(q: Any) -> float | None:
     if not isinstance(q, dict) or not isinstance(q.get("value"), int | float):
         return None
     unit = str(q.get("code") or q.get("unit") or "d").lower()
-    factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "a": 365}.get(unit)
+    factor = {
+        "d": 1,
+        "day": 1,
+        "days": 1,
+        "wk": 7,
+        "week": 7,
+        "weeks": 7,
+        "mo": 30,
+        "month": 30,
+        "a": 365,
+    }.get(unit)
     return float(q["value"]) * factor if factor else None
 
 
@@ -226,7 +238,8 @@ def read_medication(
                 break
         if start is None:
             start = parse_date(res.get("authoredOn"))
-        dispense = res.get("dispenseRequest") if isinstance(res.get("dispenseRequest"), dict) else {}
+        raw_dispense = res.get("dispenseRequest")
+        dispense: dict[str, Any] = raw_dispense if isinstance(raw_dispense, dict) else {}
         if end is None and start is not None:
             validity = dispense.get("validityPeriod")
             supply = _quantity_days(dispense.get("expectedSupplyDuration"))
@@ -239,7 +252,7 @@ def read_medication(
         end = evaluation if ongoing else start
     if end is not None and end > evaluation:
         end = evaluation
-    return Interval(ref_of(res), concept, start, end, ongoing, status)
+    return Interval(ref_of(res), concept, start, end, ongoing, str(status))
 
 
 def read_procedure(res: dict[str, Any]) -> Interval | None:
@@ -269,7 +282,9 @@ class _Record:
     reasons: list[tuple[str, Any]]  # (evidence ref, CodeableConcept) of the order's reasonCode
 
 
-def _safe(items: Iterable[dict[str, Any]], reader: Callable[[dict[str, Any]], Any], issues: list[str]) -> list[Any]:
+def _safe(
+    items: Iterable[dict[str, Any]], reader: Callable[[dict[str, Any]], Any], issues: list[str]
+) -> list[Any]:
     out = []
     for res in items:
         if not isinstance(res, dict):
@@ -298,7 +313,9 @@ class FactBuilder:
     def vsets(self, fact: str, key: str) -> list[ValueSet]:
         return [self.c.value_sets[v] for v in self.c.fact_sources.get(fact, {}).get(key, [])]
 
-    def cond_matches(self, rec: _Record, fact: str, *, history: bool = False) -> list[tuple[ConditionInfo, Match]]:
+    def cond_matches(
+        self, rec: _Record, fact: str, *, history: bool = False
+    ) -> list[tuple[ConditionInfo, Match]]:
         current, hist = self.vsets(fact, "conditionValueSets"), self.vsets(fact, "historyValueSets")
         out = []
         for cond in rec.conditions:
@@ -386,16 +403,28 @@ class FactBuilder:
                 (f"under {limits[0]:g}", limits[0] - 1),
                 (f"{limits[0]:g}–{limits[1] - 1:g}", limits[1] - 1),
             ):
-                options.append((label, {"age_under_16": age < limits[0], "age_under_18": age < limits[1],
-                                        "elderly": age > limits[2]}))
+                options.append(
+                    (
+                        label,
+                        {
+                            "age_under_16": age < limits[0],
+                            "age_under_18": age < limits[1],
+                            "elderly": age > limits[2],
+                        },
+                    )
+                )
             group = UnknownGroup("age", f"Patient age ({why})", tuple(options))
             pf.unknown(group, {n: f"age unknown: {why}" for n in names})
             return
         age = _age_years(birth, self.evaluation)
         pf.age = age
         ref = ref_of(patient) if isinstance(patient, dict) else "Patient/?"
-        pf.known("age_under_16", age < limits[0], f"Age {age} (born {birth.isoformat()})", [ref], ("age", age))
-        pf.known("age_under_18", age < limits[1], f"Age {age} (born {birth.isoformat()})", [ref], ("age", age))
+        pf.known(
+            "age_under_16", age < limits[0], f"Age {age} (born {birth.isoformat()})", [ref], ("age", age)
+        )
+        pf.known(
+            "age_under_18", age < limits[1], f"Age {age} (born {birth.isoformat()})", [ref], ("age", age)
+        )
         older = age > limits[2]
         pf.known(
             "elderly",
@@ -406,7 +435,9 @@ class FactBuilder:
             ("elderly", older),
         )
 
-    def _condition_fact(self, pf: PatientFacts, rec: _Record, fact: str, unavailable: bool) -> list[ConditionInfo]:
+    def _condition_fact(
+        self, pf: PatientFacts, rec: _Record, fact: str, unavailable: bool
+    ) -> list[ConditionInfo]:
         matches = self.cond_matches(rec, fact)
         reasons = self.reason_matches(rec, fact)
         label = self.c.fact_texts.get(fact, fact)
@@ -415,8 +446,11 @@ class FactBuilder:
             suspected = any(c.suspected for c, _ in matches)
             how = " (suspected)" if suspected and not reasons else ""
             src = "the order's reason" if reasons and not matches else f"{len(matches)} Condition(s)"
-            weak = " (weak evidence: only non-specific codes)" if matches and not reasons and all(
-                m.weak for _, m in matches) else ""
+            weak = (
+                " (weak evidence: only non-specific codes)"
+                if matches and not reasons and all(m.weak for _, m in matches)
+                else ""
+            )
             pf.known(fact, True, f"{label}: present{how}, from {src}{weak}", refs, (fact, True))
         elif unavailable:
             self._unavailable(pf, [fact], "Condition")
@@ -427,7 +461,9 @@ class FactBuilder:
     def _known_fracture(self, pf: PatientFacts, rec: _Record, unavailable: bool) -> None:
         confirmed = [c for c, _ in self.cond_matches(rec, "known_tl_fracture") if not c.suspected]
         if confirmed:
-            pf.known("known_tl_fracture", True, "Known acute thoracic/lumbar fracture", [c.ref for c in confirmed])
+            pf.known(
+                "known_tl_fracture", True, "Known acute thoracic/lumbar fracture", [c.ref for c in confirmed]
+            )
         elif unavailable:
             self._unavailable(pf, ["known_tl_fracture"], "Condition")
         else:
@@ -437,7 +473,11 @@ class FactBuilder:
         self, pf: PatientFacts, rec: _Record, back: list[ConditionInfo], unavailable: bool
     ) -> tuple[date, bool]:
         """Set the duration facts; return (episode start, whether it is known)."""
-        sub, chronic, child = self.t["subacuteFromDays"], self.t["chronicFromDays"], self.t["childPainRedFlagDays"]
+        sub, chronic, child = (
+            self.t["subacuteFromDays"],
+            self.t["chronicFromDays"],
+            self.t["childPainRedFlagDays"],
+        )
         dated = [(c.dated, c.ref) for c in back if c.dated is not None]
         names = ("duration_acute", "duration_subacute_or_chronic", "duration_chronic", "pain_over_4_weeks")
 
@@ -459,11 +499,14 @@ class FactBuilder:
                 if back
                 else "no back-pain Condition in the record (the order's reason carries no date)"
             )
-            group = UnknownGroup("duration", f"Back-pain duration ({why})", _numeric_options(
-                self._duration_cuts, assignment, "days"))
+            group = UnknownGroup(
+                "duration",
+                f"Back-pain duration ({why})",
+                _numeric_options(self._duration_cuts, assignment, "days"),
+            )
             pf.unknown(group, {n: f"duration unknown: {why}" for n in names}, [c.ref for c in back])
             return self.evaluation - timedelta(days=self.t["episodeDefaultDays"]), False
-        start, ref = min(dated, key=lambda x: x[0])  # type: ignore[type-var]
+        start, ref = min(dated, key=lambda x: x[0])
         assert start is not None
         days = (self.evaluation - start).days
         label = "acute" if days < sub else "chronic" if days >= chronic else "subacute"
@@ -480,39 +523,62 @@ class FactBuilder:
         procs = self.proc_matches(rec, "conservative_therapy")
         return meds + procs
 
-    def _management(self, pf: PatientFacts, rec: _Record, episode: tuple[date, bool], unavailable: set[str]) -> None:
+    def _management(
+        self, pf: PatientFacts, rec: _Record, episode: tuple[date, bool], unavailable: set[str]
+    ) -> None:
         episode_start, _ = episode
         required = self.t["managementWeeksRequired"]
         therapies = self._therapy_intervals(rec)
-        dated = [(i, m) for i, m in therapies if i.start is not None]
         undated = [(i, m) for i, m in therapies if i.start is None]
-        overlapping = [
-            (i, m) for i, m in dated if (i.end or i.start) >= episode_start and i.start <= self.evaluation  # type: ignore[operator]
+        # (start clipped to the episode, interval, match) for dated therapy overlapping the episode
+        overlapping: list[tuple[date, Interval, Match]] = []
+        for i, m in therapies:
+            if i.start is None:
+                continue
+            end = i.end or i.start
+            if end >= episode_start and i.start <= self.evaluation:
+                overlapping.append((max(i.start, episode_start), i, m))
+        by_name = [i.ref for _, i, m in overlapping if m.by == "name"] + [
+            i.ref for i, m in undated if m.by == "name"
         ]
-        by_name = [i.ref for i, m in overlapping + undated if m.by == "name"]
         name_note = f" (matched by name: {', '.join(by_name)})" if by_name else ""
-        weeks = 0.0
-        first: Interval | None = None
-        if overlapping:
-            first = min((i for i, _ in overlapping), key=lambda i: max(i.start, episode_start))  # type: ignore[type-var]
-            begin = max(first.start, episode_start)  # type: ignore[type-var]
-            weeks = round((self.evaluation - begin).days / 7, 1)
-        refs = [i.ref for i, _ in overlapping + undated]
-        missing_types = sorted(t for t in ("MedicationStatement", "MedicationRequest", "Procedure") if t in unavailable)
+        begin = min((b for b, _, _ in overlapping), default=None)
+        weeks = round((self.evaluation - begin).days / 7, 1) if begin else 0.0
+        since = begin.isoformat() if begin else "—"
+        refs = [i.ref for _, i, _ in overlapping] + [i.ref for i, _ in undated]
+        missing_types = sorted(
+            t for t in ("MedicationStatement", "MedicationRequest", "Procedure") if t in unavailable
+        )
         has_therapy = bool(overlapping or undated)
         if has_therapy:
-            pf.known("prior_management", True, f"Conservative therapy documented{name_note}", refs, ("prior_management", True))
+            pf.known(
+                "prior_management",
+                True,
+                f"Conservative therapy documented{name_note}",
+                refs,
+                ("prior_management", True),
+            )
         elif missing_types:
             self._unavailable(pf, ["prior_management"], "/".join(missing_types))
         else:
-            pf.known("prior_management", False, "No conservative therapy documented in the episode", [],
-                     ("prior_management", False))
+            pf.known(
+                "prior_management",
+                False,
+                "No conservative therapy documented in the episode",
+                [],
+                ("prior_management", False),
+            )
         text = (
             f"{weeks:g} weeks of conservative therapy since "
-            f"{max(first.start, episode_start).isoformat() if first else '—'}{name_note}; "  # type: ignore[type-var]
+            f"{since}{name_note}; "
             f"{required:g} weeks required (M3: {self.c.threshold_texts['managementWeeksRequired']})"
         )
-        if weeks >= required and not episode[1] and "duration" in pf.groups and not (undated or missing_types):
+        if (
+            weeks >= required
+            and not episode[1]
+            and "duration" in pf.groups
+            and not (undated or missing_types)
+        ):
             # The onset is unknown, so the episode may be shorter than the therapy: management clipped to the
             # episode reaches the required weeks only if the pain is at least that old. Branch with duration.
             need = required * 7
@@ -522,11 +588,17 @@ class FactBuilder:
                 return {**base(days), "managed_6_weeks": days >= need}
 
             old_group = pf.groups["duration"]
-            group = UnknownGroup("duration", old_group.text,
-                                 _numeric_options([*self._duration_cuts, (need, "lt")], joint, "days"))
+            group = UnknownGroup(
+                "duration",
+                old_group.text,
+                _numeric_options([*self._duration_cuts, (need, "lt")], joint, "days"),
+            )
             pf.groups["duration"] = group
-            pf.unknown(group, {"managed_6_weeks": f"{text}; counted only within the episode, whose start is unknown"},
-                       refs)
+            pf.unknown(
+                group,
+                {"managed_6_weeks": f"{text}; counted only within the episode, whose start is unknown"},
+                refs,
+            )
         elif weeks >= required:
             pf.known("managed_6_weeks", True, text, refs, ("management_weeks", weeks))
         elif undated or missing_types:
@@ -536,20 +608,29 @@ class FactBuilder:
                 else f"{'/'.join(missing_types)} could not be obtained"
             )
             group = _bool_group(
-                "managed_6_weeks", f"Weeks of conservative therapy ({why})", group="management_weeks", labels=
-                (f"{required:g} weeks or more", f"less than {required:g} weeks"),
+                "managed_6_weeks",
+                f"Weeks of conservative therapy ({why})",
+                group="management_weeks",
+                labels=(f"{required:g} weeks or more", f"less than {required:g} weeks"),
             )
             pf.unknown(group, {"managed_6_weeks": f"management weeks unknown: {why}"}, refs)
         else:
-            pf.known("managed_6_weeks", False, text if has_therapy else
-                     f"No conservative therapy in the episode; {required:g} weeks required (M3)", refs,
-                     ("management_weeks", weeks))
+            pf.known(
+                "managed_6_weeks",
+                False,
+                text
+                if has_therapy
+                else f"No conservative therapy in the episode; {required:g} weeks required (M3)",
+                refs,
+                ("management_weeks", weeks),
+            )
 
     def _immunosuppression(self, pf: PatientFacts, rec: _Record, unavailable: set[str]) -> None:
         conds = self.cond_matches(rec, "immunosuppression")
         reasons = self.reason_matches(rec, "immunosuppression")
         active = [
-            i for i, _ in self.med_matches(rec, "immunosuppression")
+            i
+            for i, _ in self.med_matches(rec, "immunosuppression")
             if (i.end is not None and i.end >= self.evaluation) or (i.start is None and i.ongoing)
         ]
         label = self.c.fact_texts["immunosuppression"]
@@ -577,50 +658,85 @@ class FactBuilder:
         refs = [c.ref for c, _ in status] + [m.ref for m, _ in meds]
         text = f"{len(days)} days of systemic corticosteroids in the last {lookback:g} days ({needed:g} required)"
         if status:
-            pf.known("chronic_steroid_use", True, "Long-term systemic steroid use recorded (Z79.52)", refs,
-                     ("chronic_steroid_use", True))
+            pf.known(
+                "chronic_steroid_use",
+                True,
+                "Long-term systemic steroid use recorded (Z79.52)",
+                refs,
+                ("chronic_steroid_use", True),
+            )
         elif len(days) >= needed:
             pf.known("chronic_steroid_use", True, text, refs, ("chronic_steroid_use", True))
         elif undated:
-            group = _bool_group("chronic_steroid_use", f"Steroid exposure (courses without dates: {', '.join(undated)})")
-            pf.unknown(group, {"chronic_steroid_use": f"steroid exposure unknown: {', '.join(undated)} undated"}, refs)
+            group = _bool_group(
+                "chronic_steroid_use", f"Steroid exposure (courses without dates: {', '.join(undated)})"
+            )
+            pf.unknown(
+                group,
+                {"chronic_steroid_use": f"steroid exposure unknown: {', '.join(undated)} undated"},
+                refs,
+            )
         elif {"Condition", "MedicationStatement", "MedicationRequest"} & unavailable:
             self._unavailable(pf, ["chronic_steroid_use"], "Condition/medication")
         else:
             pf.known("chronic_steroid_use", False, text, refs, ("chronic_steroid_use", False))
 
-    def _surgery(self, pf: PatientFacts, rec: _Record, back: list[ConditionInfo], unavailable: set[str]) -> None:
+    def _surgery(
+        self, pf: PatientFacts, rec: _Record, back: list[ConditionInfo], unavailable: set[str]
+    ) -> None:
         status = self.cond_matches(rec, "prior_lumbar_surgery")
         procs = self.proc_matches(rec, "prior_lumbar_surgery")
         refs = [c.ref for c, _ in status] + [p.ref for p, _ in procs]
         if not refs:
             if {"Condition", "Procedure"} & unavailable:
-                self._unavailable(pf, ["prior_lumbar_surgery", "new_or_progressing_after_surgery"], "Condition/Procedure")
+                self._unavailable(
+                    pf, ["prior_lumbar_surgery", "new_or_progressing_after_surgery"], "Condition/Procedure"
+                )
                 return
-            pf.known("prior_lumbar_surgery", False, "No prior lumbar spine surgery recorded", [],
-                     ("prior_lumbar_surgery", False))
+            pf.known(
+                "prior_lumbar_surgery",
+                False,
+                "No prior lumbar spine surgery recorded",
+                [],
+                ("prior_lumbar_surgery", False),
+            )
             pf.known("new_or_progressing_after_surgery", False, "No prior lumbar spine surgery recorded", [])
             return
-        pf.known("prior_lumbar_surgery", True, "Prior lumbar spine surgery", refs, ("prior_lumbar_surgery", True))
+        pf.known(
+            "prior_lumbar_surgery", True, "Prior lumbar spine surgery", refs, ("prior_lumbar_surgery", True)
+        )
         dates = [d for d in [c.dated for c, _ in status] + [p.start for p, _ in procs] if d is not None]
         back_dated = [(c.dated, c.ref) for c in back if c.dated is not None]
         if not back:
-            pf.known("new_or_progressing_after_surgery", False, "No current back-pain Condition after the surgery", refs)
+            pf.known(
+                "new_or_progressing_after_surgery",
+                False,
+                "No current back-pain Condition after the surgery",
+                refs,
+            )
         elif not dates or not back_dated:
             why = "the surgery has no date" if not dates else "the back-pain Condition has no date"
             group = _bool_group("new_or_progressing_after_surgery", f"New symptoms after surgery ({why})")
             pf.unknown(group, {"new_or_progressing_after_surgery": f"unknown: {why}"}, refs)
         else:
             surgery = min(dates)
-            after = [(d, r) for d, r in back_dated if d > surgery]  # type: ignore[operator]
+            after = [(d, r) for d, r in back_dated if d > surgery]
             if after:
-                pf.known("new_or_progressing_after_surgery", True,
-                         f"Back pain recorded {after[0][0].isoformat()} after surgery on {surgery.isoformat()}",  # type: ignore[union-attr]
-                         refs + [r for _, r in after], ("new_or_progressing_after_surgery", True))
+                pf.known(
+                    "new_or_progressing_after_surgery",
+                    True,
+                    f"Back pain recorded {after[0][0].isoformat()} after surgery on {surgery.isoformat()}",
+                    refs + [r for _, r in after],
+                    ("new_or_progressing_after_surgery", True),
+                )
             else:
-                pf.known("new_or_progressing_after_surgery", False,
-                         f"No back pain recorded after the surgery on {surgery.isoformat()}", refs,
-                         ("new_or_progressing_after_surgery", False))
+                pf.known(
+                    "new_or_progressing_after_surgery",
+                    False,
+                    f"No back pain recorded after the surgery on {surgery.isoformat()}",
+                    refs,
+                    ("new_or_progressing_after_surgery", False),
+                )
 
     def _low_velocity_trauma(self, pf: PatientFacts, rec: _Record, unavailable: bool) -> None:
         window = self.t["lowVelocityTraumaDays"]
@@ -628,17 +744,28 @@ class FactBuilder:
         recent = [c for c, _ in matches if c.dated and (self.evaluation - c.dated).days <= window]
         undated = [c for c, _ in matches if c.dated is None]
         if recent:
-            pf.known("low_velocity_trauma", True, f"Low-velocity trauma within {window:g} days",
-                     [c.ref for c in recent], ("low_velocity_trauma", True))
+            pf.known(
+                "low_velocity_trauma",
+                True,
+                f"Low-velocity trauma within {window:g} days",
+                [c.ref for c in recent],
+                ("low_velocity_trauma", True),
+            )
         elif undated:
-            group = _bool_group("low_velocity_trauma", f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)")
+            group = _bool_group(
+                "low_velocity_trauma", f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)"
+            )
             pf.unknown(group, {"low_velocity_trauma": "injury without a date"}, [c.ref for c in undated])
         elif unavailable:
             self._unavailable(pf, ["low_velocity_trauma"], "Condition")
         else:
-            pf.known("low_velocity_trauma", False,
-                     f"No sprain, strain, contusion or fall within {window:g} days", [c.ref for c, _ in matches],
-                     ("low_velocity_trauma", False))
+            pf.known(
+                "low_velocity_trauma",
+                False,
+                f"No sprain, strain, contusion or fall within {window:g} days",
+                [c.ref for c, _ in matches],
+                ("low_velocity_trauma", False),
+            )
 
     def _myelopathy_onset(self, pf: PatientFacts, rec: _Record) -> None:
         fact = pf.facts["myelopathy"]
@@ -648,22 +775,32 @@ class FactBuilder:
             return
         dated = [c.dated for c, _ in self.cond_matches(rec, "myelopathy") if c.dated is not None]
         if not dated:
-            group = _bool_group("myelopathy_acute", "Myelopathy onset (no onset or recorded date)",
-                                group="myelopathy_onset",
-                                labels=(f"acute (under {acute_days:g} days)", "chronic or progressive"))
+            group = _bool_group(
+                "myelopathy_acute",
+                "Myelopathy onset (no onset or recorded date)",
+                group="myelopathy_onset",
+                labels=(f"acute (under {acute_days:g} days)", "chronic or progressive"),
+            )
             pf.unknown(group, {"myelopathy_acute": "myelopathy onset unknown"}, fact.evidence)
             return
         days = (self.evaluation - min(dated)).days
         acute = days < acute_days
-        pf.known("myelopathy_acute", acute,
-                 f"Myelopathy for {days} days: {'acute' if acute else 'chronic or progressive'} "
-                 f"(acute under {acute_days:g} days)", fact.evidence, ("myelopathy_onset", "acute" if acute else "chronic"))
+        pf.known(
+            "myelopathy_acute",
+            acute,
+            f"Myelopathy for {days} days: {'acute' if acute else 'chronic or progressive'} "
+            f"(acute under {acute_days:g} days)",
+            fact.evidence,
+            ("myelopathy_onset", "acute" if acute else "chronic"),
+        )
 
     def _devices(self, pf: PatientFacts, rec: _Record, unavailable: set[str]) -> None:
         unsafe_sets = self.vsets("mr_unsafe_device", "deviceSafetyValueSets")
         cond_sets = self.vsets("mr_conditional_device", "deviceSafetyValueSets")
         safe_sets = [self.c.value_sets[v] for v in ("device-safety-mr-safe",) if v in self.c.value_sets]
-        unlabelled_sets = [self.c.value_sets[v] for v in ("device-safety-unlabelled",) if v in self.c.value_sets]
+        unlabelled_sets = [
+            self.c.value_sets[v] for v in ("device-safety-unlabelled",) if v in self.c.value_sets
+        ]
         unsafe, conditional, unlabelled = [], [], []
         for dev in rec.devices:
             safety = dev.get("safety") or []
@@ -678,16 +815,32 @@ class FactBuilder:
                 unlabelled.append(ref_of(dev))
         unsafe_conditions = [c.ref for c, _ in self.cond_matches(rec, "mr_unsafe_device")]
         if unsafe or (unsafe_conditions and not conditional):
-            pf.known("mr_unsafe_device", True, "MR-unsafe implant", unsafe + unsafe_conditions, ("mr_unsafe_device", True))
+            pf.known(
+                "mr_unsafe_device",
+                True,
+                "MR-unsafe implant",
+                unsafe + unsafe_conditions,
+                ("mr_unsafe_device", True),
+            )
         elif unlabelled:
-            group = _bool_group("mr_unsafe_device", f"MR safety of implanted device(s) {', '.join(unlabelled)} (not labelled)")
+            group = _bool_group(
+                "mr_unsafe_device", f"MR safety of implanted device(s) {', '.join(unlabelled)} (not labelled)"
+            )
             pf.unknown(group, {"mr_unsafe_device": "device MR safety not labelled"}, unlabelled)
         elif "Device" in unavailable:
             self._unavailable(pf, ["mr_unsafe_device"], "Device")
         else:
-            pf.known("mr_unsafe_device", False, "No MR-unsafe implant recorded", [], ("mr_unsafe_device", False))
+            pf.known(
+                "mr_unsafe_device", False, "No MR-unsafe implant recorded", [], ("mr_unsafe_device", False)
+            )
         if conditional:
-            pf.known("mr_conditional_device", True, "MR-conditional implant", conditional, ("mr_conditional_device", True))
+            pf.known(
+                "mr_conditional_device",
+                True,
+                "MR-conditional implant",
+                conditional,
+                ("mr_conditional_device", True),
+            )
         else:
             pf.known("mr_conditional_device", False, "No MR-conditional implant recorded", [])
 
@@ -699,15 +852,30 @@ class FactBuilder:
                 if entry and all(self.c.procedures[p].modality == "XR" for p in entry.procedures):
                     found.append(proc.ref)
         if found:
-            pf.known("prior_spine_radiograph", True, "Prior spine radiograph", found, ("prior_spine_radiograph", True))
-            group = _bool_group("prior_radiograph_negative", "Result of the prior spine radiograph (not in the record)",
-                                group="prior_radiograph_result", labels=("negative", "positive"))
+            pf.known(
+                "prior_spine_radiograph",
+                True,
+                "Prior spine radiograph",
+                found,
+                ("prior_spine_radiograph", True),
+            )
+            group = _bool_group(
+                "prior_radiograph_negative",
+                "Result of the prior spine radiograph (not in the record)",
+                group="prior_radiograph_result",
+                labels=("negative", "positive"),
+            )
             pf.unknown(group, {"prior_radiograph_negative": "radiograph result not in the record"}, found)
         elif unavailable:
             self._unavailable(pf, ["prior_spine_radiograph", "prior_radiograph_negative"], "Procedure")
         else:
-            pf.known("prior_spine_radiograph", False, "No prior spine radiograph: initial imaging", [],
-                     ("prior_spine_radiograph", False))
+            pf.known(
+                "prior_spine_radiograph",
+                False,
+                "No prior spine radiograph: initial imaging",
+                [],
+                ("prior_spine_radiograph", False),
+            )
             pf.known("prior_radiograph_negative", False, "No prior spine radiograph", [])
 
 
@@ -756,7 +924,9 @@ def build_facts(
     issues: list[str] = []
     birth = parse_date(patient.get("birthDate")) if isinstance(patient, dict) else None
     medications = {
-        f"Medication/{m['id']}": m for m in resources.get("Medication", []) if isinstance(m, dict) and m.get("id")
+        f"Medication/{m['id']}": m
+        for m in resources.get("Medication", [])
+        if isinstance(m, dict) and m.get("id")
     }
     conditions = _safe(resources.get("Condition", []), lambda r: read_condition(r, birth), issues)
     meds = _safe(

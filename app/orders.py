@@ -63,8 +63,10 @@ def resolve_procedure(order: dict[str, Any], criteria: Criteria) -> OrderedProce
     from_text = _from_text(order, criteria)
     if from_text is not None:
         return OrderedProcedure(from_text[0], from_text[1], "text", from_text[2], codes)
-    reason = "the order has no code" if not codings and not texts_of(order.get("code")) else (
-        "the order's code is not a spine imaging procedure we know"
+    reason = (
+        "the order has no code"
+        if not codings and not texts_of(order.get("code"))
+        else ("the order's code is not a spine imaging procedure we know")
     )
     return OrderedProcedure((), frozenset(), "none", reason, codes)
 
@@ -76,7 +78,9 @@ def _first(text: str, patterns: dict[str, tuple[str, ...]]) -> str | None:
     return None
 
 
-def _from_text(order: dict[str, Any], criteria: Criteria) -> tuple[tuple[str, ...], frozenset[str], str] | None:
+def _from_text(
+    order: dict[str, Any], criteria: Criteria
+) -> tuple[tuple[str, ...], frozenset[str], str] | None:
     texts = texts_of(order.get("code")) if isinstance(order.get("code"), dict) else []
     if not texts or not criteria.text_patterns:
         return None
@@ -93,7 +97,9 @@ def _from_text(order: dict[str, Any], criteria: Criteria) -> tuple[tuple[str, ..
         for p in criteria.procedures.values()
         if p.modality == modality
         and p.region == region
-        and (contrast is None or p.contrast == contrast or p.contrast in ("n/a", "intrathecal", "intradiscal"))
+        and (
+            contrast is None or p.contrast == contrast or p.contrast in ("n/a", "intrathecal", "intradiscal")
+        )
     )
     if not candidates:
         return None

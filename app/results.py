@@ -31,7 +31,9 @@ def assessment_to_result(
     result: dict[str, Any] = {
         "consultationId": consultation_id,
         "serviceRequest": ref_of(order),
-        "subject": (order.get("subject") or {}).get("reference") if isinstance(order.get("subject"), dict) else None,
+        "subject": (order.get("subject") or {}).get("reference")
+        if isinstance(order.get("subject"), dict)
+        else None,
         "status": a.status,
         "evaluationDate": evaluation.isoformat(),
         "procedure": procedure,
@@ -54,8 +56,12 @@ def assessment_to_result(
         "dataIssues": list(facts.issues),
         "criteriaVersion": criteria.version,
         "source": (
-            {"label": f"ACR Appropriateness Criteria® {topic.title} ({topic.version})", "citation": topic.citation,
-             "url": topic.url, "provenance": topic.source}
+            {
+                "label": f"ACR Appropriateness Criteria® {topic.title} ({topic.version})",
+                "citation": topic.citation,
+                "url": topic.url,
+                "provenance": topic.source,
+            }
             if topic
             else {"label": "spine-auc criteria", "citation": None, "url": None, "provenance": None}
         ),
@@ -75,8 +81,10 @@ def explanation(a: Assessment, criteria: Criteria) -> str:
     assert a.topic is not None and a.category is not None
     cat = criteria.categories[a.category]["display"]
     variant = f" variant {a.variant}" if a.variant else ""
-    parts = [f"{proc} is {cat.lower()} (score {a.score}, {a.score_basis}) under ACR {a.topic.title} "
-             f"{a.topic.version}{variant}."]
+    parts = [
+        f"{proc} is {cat.lower()} (score {a.score}, {a.score_basis}) under ACR {a.topic.title} "
+        f"{a.topic.version}{variant}."
+    ]
     for mod in a.modifiers:
         parts.append(f"{mod['id']} {mod['title']}: {mod['text']}")
     if a.unknowns_not_mattering:
@@ -100,8 +108,10 @@ def format_text(results: list[dict[str, Any]]) -> str:
         lines.append(head)
         if r.get("topic"):
             variant = r.get("variant") or {}
-            lines.append(f"  topic: {r['topic']['title']} {r['topic']['version']}"
-                         + (f", variant {variant.get('number')}: {variant.get('text')}" if variant else ""))
+            lines.append(
+                f"  topic: {r['topic']['title']} {r['topic']['version']}"
+                + (f", variant {variant.get('number')}: {variant.get('text')}" if variant else "")
+            )
         lines.append(f"  {r['explanation']}")
         for reason in r.get("reasons", []):
             ev = f" [{', '.join(reason['evidence'])}]" if reason.get("evidence") else ""
@@ -110,7 +120,9 @@ def format_text(results: list[dict[str, Any]]) -> str:
             opts = "; ".join(f"{o['value']} → {o['outcome']}" for o in m["options"])
             lines.append(f"  ? {m['text']}: {opts}")
         for alt in r.get("alternatives", [])[:3]:
-            lines.append(f"  → {alt['procedure']['display']}: {alt['category']} (RRL {alt.get('rrl') or '—'})")
+            lines.append(
+                f"  → {alt['procedure']['display']}: {alt['category']} (RRL {alt.get('rrl') or '—'})"
+            )
         for issue in r.get("dataIssues", []):
             lines.append(f"  ! {issue}")
         lines.append(f"  criteria {r['criteriaVersion']}; consultation {r['consultationId']}")

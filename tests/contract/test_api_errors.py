@@ -143,11 +143,39 @@ def test_unreachable_fhir_server_is_502(make_client: Any, url: str) -> None:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    mode = "hang"
+    """Modes: "hang" (never answers in time), "not-found" (404 for everything), "partial" (the patient
+    and empty searches, but a 500 for Device searches)."""
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
-        if self.server.mode == "hang":  # type: ignore[attr-defined]
+        mode = self.server.mode  # type: ignore[attr-defined]
+        if mode == "hang":
             time.sleep(3)
+        if mode == "partial":
+            if self.path.startswith("/fhir/Patient/"):
+                patient = {"resourceType": "Patient", "id": "pt-lbp-acute", "birthDate": "1981-03-15"}
+                self._send(200, patient)
+            elif self.path.startswith("/fhir/Device"):
+                self._send(
+                    500,
+                    {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "exception"}],
+                    },
+                )
+            elif self.path.startswith("/fhir/Condition"):
+                conditions = [e for e in PATIENT_BUNDLE["entry"] if e["resource"]["resourceType"] == "Condition"]
+                self._send(200, {"resourceType": "Bundle", "type": "searchset", "entry": conditions})
+            else:
+                self._send(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+            return
         body = json.dumps(
             {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
         )
@@ -186,6 +214,21 @@ def test_patient_missing_on_the_fhir_server_is_422(make_client: Any, fake_fhir: 
     fake_fhir.mode = "not-found"
     client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
     assert "Patient/pt-lbp-acute was not found" in outcome(post(client, ENDPOINTS[0], order()), 422)
+
+
+def test_a_resource_type_that_cannot_be_fetched_is_reported_not_fatal(
+    make_client: Any, fake_fhir: Any
+) -> None:
+    """Patient read, Device search fails: the order is still answered, Device facts are unknown."""
+    fake_fhir.mode = "partial"
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    response = post(client, ENDPOINTS[0], order())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    result = response.get_json()["results"][0]
+    assert any("Device could not be fetched" in str(issue) for issue in result["dataIssues"])
+    print(json.dumps({k: result[k] for k in ("status", "missing", "modifiers")})[:3000])
+    print(json.dumps([r for r in result["reasons"] if "device" in r["fact"]]))
+    assert 0
 
 
 # ------------------------------------------------------------------------ instance-level operation

@@ -1,9 +1,10 @@
 """Integration fixtures: a real FHIR R4 server for the whole session.
 
 ``fhir_base_url``: ``$SPINE_AUC_TEST_FHIR_BASE`` if set (e.g. a HAPI server), else ``sekmet-fhir`` started
-from ``<repo>/.venv-sekmet`` (or ``$SPINE_AUC_SEKMET_VENV``; created on first use). When the server cannot be installed or started, the
-tests that need it fail if ``SPINE_AUC_REQUIRE_FHIR_SERVER=1`` (CI) and are skipped with the reason
-otherwise. ``loaded_fhir_base_url``: the same server with ``fhir_fixtures/patients/*.json`` loaded once.
+from ``<repo>/.venv-sekmet`` (or ``$SPINE_AUC_SEKMET_VENV``; created on first use). When the server cannot
+be installed or started, the tests that need it fail if ``SPINE_AUC_REQUIRE_FHIR_SERVER=1`` (CI) and are
+skipped with the reason otherwise. ``loaded_fhir_base_url``: the same server with
+``fhir_fixtures/patients/*.json`` loaded once.
 """
 
 from __future__ import annotations

@@ -123,6 +123,7 @@ class SekmetServer:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         log.close()
         deadline = started + timeout
@@ -157,6 +158,15 @@ class SekmetServer:
                 proc.kill()
                 proc.wait(timeout=10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to the server if pytest dies without tearing down."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
 
 
 def _metadata_ok(base_url: str) -> bool:

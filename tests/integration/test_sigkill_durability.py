@@ -1,15 +1,15 @@
 """SIGKILL the server (master and workers) in the middle of a burst of consultations: every consultation
 whose response reached the client is in the store afterwards.
 
-The server is gunicorn with 2 sync workers on 127.0.0.1 serving :func:`make_app` — the real store
-(SQLite WAL, ``synchronous=FULL``, under ``SPINE_AUC_DATA_DIR``), the real authenticator and the
-consultations API, plus probe routes that only this test app registers. (``create_app`` is not used
-because it also needs the full criteria set; the write path exercised is the same
-``ConsultationStore.record_consultations`` every endpoint calls before answering.)
+The server is the real app (``create_app``) under gunicorn with 2 sync workers on 127.0.0.1, its store
+SQLite (WAL, ``synchronous=FULL``) under a temporary ``SPINE_AUC_DATA_DIR``. The burst is real
+``POST /api/v1/appropriateness`` calls with a bundled example order. :func:`make_app` adds only a
+``/test/sleep`` route (to hold a worker busy) and an ``X-Worker-Pid`` header, for the replay test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,68 +24,26 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
-from app import web_errors
-from app.auth import authenticator_from_config
-from app.config import load_config
-from app.consultations_api import bp as consultations_bp
+from app import create_app
 from app.store import ConsultationStore
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "fhir_fixtures" / "examples" / "lbp-v3-mri.json"
 
 
 def make_app() -> Flask:
-    """The test server: store + authenticator wired as in ``create_app``, plus probe routes."""
-    config = load_config()
-    app = Flask("spine_auc_probe")
-    app.config.update(config)
-    web_errors.register(app)
-    Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    store = ConsultationStore.from_url(config["DATABASE_URL"])
-    app.extensions["spine_auc.store"] = store
-    app.extensions["spine_auc.cds_auth"] = authenticator_from_config(config, store)
-    app.register_blueprint(consultations_bp)
+    """The real app plus a test-only sleep route and the answering worker's pid on every response."""
+    app = create_app()
     probe = Blueprint("probe", __name__)
-
-    @probe.post("/test/consult")
-    def consult() -> Any:
-        consultation_id = f"urn:uuid:{uuid.uuid4()}"
-        current_app.extensions["spine_auc.store"].record_consultations(
-            [
-                {
-                    "consultationId": consultation_id,
-                    "serviceRequest": "ServiceRequest/burst",
-                    "status": "rated",
-                    "score": 8,
-                    "category": "usually-appropriate",
-                    "pamaRating": "appropriate",
-                    "reasons": [],
-                    "criteriaVersion": "test",
-                }
-            ],
-            hook_instance=None,
-            request_id=request.headers.get("X-Request-Id"),
-            caller_iss=None,
-            tenant=None,
-            patient="Patient/burst",
-            latency_ms=0.0,
-        )
-        return jsonify({"consultationId": consultation_id})
 
     @probe.get("/test/sleep")
     def sleep() -> Any:
         time.sleep(float(request.args.get("s", "1")))
         return jsonify({"slept": True})
-
-    @probe.get("/cds-services")
-    def discovery() -> Any:
-        current_app.extensions["spine_auc.cds_auth"].authenticate(
-            request.headers.get("Authorization"), audience_url=request.base_url
-        )
-        return jsonify({"services": []})
 
     @app.after_request
     def _pid(response: Response) -> Response:
@@ -121,7 +78,13 @@ def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> S
     data_dir = tmp_path / "data"
     log = tmp_path / "gunicorn.log"
     env = dict(os.environ)
-    env.update({"SPINE_AUC_DATA_DIR": str(data_dir), "SPINE_AUC_DATABASE_URL": ""})
+    env.update(
+        {
+            "SPINE_AUC_DATA_DIR": str(data_dir),
+            "SPINE_AUC_DATABASE_URL": "",
+            "SPINE_AUC_CDS_TRUSTED_ISSUERS": "",
+        }
+    )
     env.update(env_extra or {})
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -139,18 +102,18 @@ def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> S
             start_new_session=True,
         )  # fmt: skip
     server = Server(process, f"http://127.0.0.1:{port}", data_dir, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     pids: set[str] = set()
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError("gunicorn exited:\n" + log.read_text(errors="replace")[-3000:])
         try:
-            response = requests.get(server.url + "/api/v1/consultations?patient=Patient/none", timeout=2)
+            response = requests.get(server.url + "/api/v1/consultations?patient=Patient/none", timeout=5)
             if response.status_code == 200:
                 pids.add(response.headers["X-Worker-Pid"])
                 return server
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or the worker is still loading the app
         time.sleep(0.1)
     server.kill()
     raise AssertionError("gunicorn did not answer:\n" + log.read_text(errors="replace")[-3000:])
@@ -166,6 +129,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def test_every_acknowledged_consultation_survives_sigkill(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    body = json.loads(EXAMPLE.read_text())
     acknowledged: list[str] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -176,14 +140,14 @@ def test_every_acknowledged_consultation_survives_sigkill(
         session = requests.Session()
         while not stop.is_set():
             try:
-                response = session.post(server.url + "/test/consult", json={}, timeout=5)
+                response = session.post(server.url + "/api/v1/appropriateness", json=body, timeout=5)
             except requests.RequestException as exc:
                 with lock:
                     failures.append(type(exc).__name__)
                 continue
             if response.status_code == 200:
                 with lock:
-                    acknowledged.append(response.json()["consultationId"])
+                    acknowledged.extend(r["consultationId"] for r in response.json()["results"])
                     if len(acknowledged) >= 150:
                         enough.set()
 

@@ -31,7 +31,9 @@ def patient(pid: str = "p1", birth: str | None = "1970-03-02") -> dict[str, Any]
     return res
 
 
-def condition(cid: str, code: str, *, onset: str | None = None, system: str = ICD, **extra: Any) -> dict[str, Any]:
+def condition(
+    cid: str, code: str, *, onset: str | None = None, system: str = ICD, **extra: Any
+) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Condition",
         "id": cid,
@@ -44,8 +46,15 @@ def condition(cid: str, code: str, *, onset: str | None = None, system: str = IC
     return res
 
 
-def med(mid: str, rxnorm: str | None, *, start: str | None, status: str = "active", text: str | None = None,
-        end: str | None = None) -> dict[str, Any]:
+def med(
+    mid: str,
+    rxnorm: str | None,
+    *,
+    start: str | None,
+    status: str = "active",
+    text: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
     concept: dict[str, Any] = {}
     if rxnorm:
         concept["coding"] = [{"system": RXNORM, "code": rxnorm}]
@@ -63,7 +72,9 @@ def med(mid: str, rxnorm: str | None, *, start: str | None, status: str = "activ
     return res
 
 
-def order(*codes: tuple[str, str], sid: str = "sr1", reason: str | None = None, text: str | None = None) -> dict[str, Any]:
+def order(
+    *codes: tuple[str, str], sid: str = "sr1", reason: str | None = None, text: str | None = None
+) -> dict[str, Any]:
     code: dict[str, Any] = {"coding": [{"system": s, "code": c} for s, c in codes]} if codes else {}
     if text:
         code["text"] = text

@@ -53,8 +53,13 @@ def test_bare_order_with_patient_bundle_and_text_format(tmp_path):
 
 
 def test_evaluation_outcomes_other_than_rated_still_exit_zero(tmp_path):
-    path = write(tmp_path, "b.json", bundle(patient(), condition("c", "M54.50"), med("m", "7258", start="2026-09-01"),
-                                            order((CPT, "72148"))))
+    path = write(
+        tmp_path,
+        "b.json",
+        bundle(
+            patient(), condition("c", "M54.50"), med("m", "7258", start="2026-09-01"), order((CPT, "72148"))
+        ),
+    )
     result = CliRunner().invoke(main, ["evaluate", path])
     assert result.exit_code == 0
     assert json.loads(result.output)["results"][0]["status"] == "insufficient-data"

@@ -35,10 +35,14 @@ def test_bundled_criteria_pass():
 
 
 def test_invalid_category_is_reported_with_file_and_json_path(copy):
-    edit(copy / "topics/acr-low-back-pain.json",
-         lambda d: d["variants"][0]["rows"][0].__setitem__("category", "sometimes-ok"))
+    edit(
+        copy / "topics/acr-low-back-pain.json",
+        lambda d: d["variants"][0]["rows"][0].__setitem__("category", "sometimes-ok"),
+    )
     problems = check_criteria(copy)
-    assert any(p.startswith("topics/acr-low-back-pain.json:$.variants[0].rows[0].category:") for p in problems)
+    assert any(
+        p.startswith("topics/acr-low-back-pain.json:$.variants[0].rows[0].category:") for p in problems
+    )
     result = CliRunner().invoke(main, ["criteria", "check", "--dir", str(copy)])
     assert result.exit_code == 1
     assert "topics/acr-low-back-pain.json:$.variants[0].rows[0].category" in result.output
@@ -50,22 +54,32 @@ def test_invented_rating_out_of_range_is_refused(copy):
 
 
 def test_unknown_procedure_reference_is_a_cross_reference_error(copy):
-    edit(copy / "topics/acr-low-back-pain.json",
-         lambda d: d["variants"][2]["rows"][0].__setitem__("procedure", "mri-lumbar-made-up"))
+    edit(
+        copy / "topics/acr-low-back-pain.json",
+        lambda d: d["variants"][2]["rows"][0].__setitem__("procedure", "mri-lumbar-made-up"),
+    )
     problems = check_criteria(copy)
-    assert problems == ["topics/acr-low-back-pain.json:$.variants[2].rows[0].procedure: unknown procedure "
-                        "'mri-lumbar-made-up'"]
+    assert problems == [
+        "topics/acr-low-back-pain.json:$.variants[2].rows[0].procedure: unknown procedure "
+        "'mri-lumbar-made-up'"
+    ]
 
 
 def test_unknown_fact_in_a_variant_condition_is_reported(copy):
-    edit(copy / "topics/acr-back-pain-child.json",
-         lambda d: d["variants"][0].__setitem__("when", {"fact": "moon_phase"}))
+    edit(
+        copy / "topics/acr-back-pain-child.json",
+        lambda d: d["variants"][0].__setitem__("when", {"fact": "moon_phase"}),
+    )
     assert any("$.variants[0].when: unknown fact 'moon_phase'" in p for p in check_criteria(copy))
 
 
 def test_unknown_value_set_in_settings_is_reported(copy):
-    edit(copy / "settings.json", lambda d: d["facts"]["cancer"].__setitem__("conditionValueSets", ["tumours"]))
-    assert any(p.startswith("settings.json:$.facts.cancer.conditionValueSets[0]") for p in check_criteria(copy))
+    edit(
+        copy / "settings.json", lambda d: d["facts"]["cancer"].__setitem__("conditionValueSets", ["tumours"])
+    )
+    assert any(
+        p.startswith("settings.json:$.facts.cancer.conditionValueSets[0]") for p in check_criteria(copy)
+    )
 
 
 def test_not_json_and_missing_file_are_reported(copy):

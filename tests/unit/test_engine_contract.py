@@ -15,7 +15,9 @@ CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
 NAPROXEN_8W = med("ms-nap", "7258", start="2026-09-01")
 
 
-def run(criteria: Criteria, sr: dict[str, Any], *resources: dict[str, Any], unavailable: set[str] | None = None):
+def run(
+    criteria: Criteria, sr: dict[str, Any], *resources: dict[str, Any], unavailable: set[str] | None = None
+):
     record = record_from_resources(list(resources))
     if unavailable:
         record.unavailable = unavailable
@@ -37,7 +39,9 @@ def test_rated_result_carries_contract_fields_and_evidence(criteria):
     assert reasons["management_weeks"]["value"] == pytest.approx(8.7)
     assert reasons["management_weeks"]["evidence"] == ["MedicationStatement/ms-nap"]
     assert "6 weeks required" in reasons["management_weeks"]["text"]
-    assert reasons["duration"]["value"] == "chronic" and reasons["duration"]["evidence"] == ["Condition/c-lbp"]
+    assert reasons["duration"]["value"] == "chronic" and reasons["duration"]["evidence"] == [
+        "Condition/c-lbp"
+    ]
     assert reasons["lbp_red_flag"]["value"] is False
 
 
@@ -52,8 +56,14 @@ def test_alternatives_are_better_categories_best_first_then_lower_radiation(crit
     r = run(criteria, order((CPT, "72100")), patient(), CHRONIC_LBP, NAPROXEN_8W)  # V3 radiograph = MBA
     assert r["category"] == "may-be-appropriate"
     alts = r["alternatives"]
-    assert alts and alts[0]["procedure"]["id"] == "mri-lumbar-wo" and alts[0]["category"] == "usually-appropriate"
-    assert {"system": CPT, "code": "72148"} in [{k: c[k] for k in ("system", "code")} for c in alts[0]["procedure"]["codes"]]
+    assert (
+        alts
+        and alts[0]["procedure"]["id"] == "mri-lumbar-wo"
+        and alts[0]["category"] == "usually-appropriate"
+    )
+    assert {"system": CPT, "code": "72148"} in [
+        {k: c[k] for k in ("system", "code")} for c in alts[0]["procedure"]["codes"]
+    ]
     ranks = [criteria.category_rank(a["category"]) for a in alts]
     assert ranks == sorted(ranks, reverse=True)
     assert all(criteria.category_rank(a["category"]) > criteria.category_rank(r["category"]) for a in alts)
@@ -79,8 +89,12 @@ def test_insufficient_data_lists_missing_fact_with_each_possible_answer(criteria
 
 
 def test_mr_unsafe_implant_contraindicates_mri_and_recommends_ct_myelography(criteria):
-    device = {"resourceType": "Device", "id": "dev1", "patient": {"reference": "Patient/p1"},
-              "safety": [{"coding": [{"system": NCI, "code": "C106047"}]}]}
+    device = {
+        "resourceType": "Device",
+        "id": "dev1",
+        "patient": {"reference": "Patient/p1"},
+        "safety": [{"coding": [{"system": NCI, "code": "C106047"}]}],
+    }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
     assert r["category"] == "usually-not-appropriate" and r["scoreBasis"] == "category-midpoint"
     m1 = next(m for m in r["modifiers"] if m["id"] == "M1")
@@ -93,14 +107,22 @@ def test_mr_unsafe_implant_contraindicates_mri_and_recommends_ct_myelography(cri
 
 
 def test_mr_conditional_device_warns_without_changing_the_rating(criteria):
-    device = {"resourceType": "Device", "id": "dev2", "safety": [{"coding": [{"system": NCI, "code": "C106046"}]}]}
+    device = {
+        "resourceType": "Device",
+        "id": "dev2",
+        "safety": [{"coding": [{"system": NCI, "code": "C106046"}]}],
+    }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
     assert r["category"] == "usually-appropriate"
     assert [(m["id"], m["indicator"]) for m in r["modifiers"]] == [("M1-conditional", "warning")]
 
 
 def test_unlabelled_device_makes_mri_safety_a_missing_fact(criteria):
-    device = {"resourceType": "Device", "id": "dev3", "safety": [{"coding": [{"system": NCI, "code": "C113844"}]}]}
+    device = {
+        "resourceType": "Device",
+        "id": "dev3",
+        "safety": [{"coding": [{"system": NCI, "code": "C113844"}]}],
+    }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
     assert r["status"] == "insufficient-data"
     assert [m["fact"] for m in r["missing"]] == ["mr_unsafe_device"]
@@ -114,8 +136,13 @@ def test_ambiguous_snomed_code_is_rated_when_both_readings_agree(criteria):
 
 def test_ambiguous_snomed_code_is_not_guessed_when_readings_disagree(criteria):
     # V4 (cauda equina): MRI with contrast UNA, MRI without-and-with UA.
-    r = run(criteria, order((SNOMED, "41333006")), patient(), condition("c", "M54.50", onset="2026-10-20"),
-            condition("ce", "G83.4", onset="2026-10-30"))
+    r = run(
+        criteria,
+        order((SNOMED, "41333006")),
+        patient(),
+        condition("c", "M54.50", onset="2026-10-20"),
+        condition("ce", "G83.4", onset="2026-10-30"),
+    )
     assert r["status"] == "insufficient-data"
     assert [m["fact"] for m in r["missing"]] == ["procedure"]
 

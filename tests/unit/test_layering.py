@@ -15,8 +15,19 @@ ONLY = {
     "jsonschema": {"criteria.py", "cds_hooks.py", "cds_schema.py", "request_validation.py"},
 }
 PURE = {"engine.py", "facts.py", "orders.py", "terminology.py", "criteria_model.py", "results.py"}
-PURE_ALLOWED = {"app", "__future__", "collections", "dataclasses", "datetime", "functools", "re", "typing", "math",
-                "itertools", "uuid"}
+PURE_ALLOWED = {
+    "app",
+    "__future__",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "functools",
+    "re",
+    "typing",
+    "math",
+    "itertools",
+    "uuid",
+}
 
 
 def imports(path: Path) -> set[str]:
@@ -43,8 +54,20 @@ def test_engine_modules_use_the_standard_library_only():
 
 
 def test_flask_only_in_web_modules():
-    web = {"__init__.py", "web_errors.py", "health.py", "api.py", "cds_hooks.py", "consultations_api.py",
-           "request_body.py", "openapi.py", "auth.py", "logging_setup.py", "metrics.py", "clinical_context.py"}
+    web = {
+        "__init__.py",
+        "web_errors.py",
+        "health.py",
+        "api.py",
+        "cds_hooks.py",
+        "consultations_api.py",
+        "request_body.py",
+        "openapi.py",
+        "auth.py",
+        "logging_setup.py",
+        "metrics.py",
+        "clinical_context.py",
+    }
     for module in sorted(APP.glob("*.py")):
         if "flask" in imports(module):
             assert module.name in web, f"{module.name} imports flask"
