@@ -57,13 +57,29 @@ OVERRIDE_REASONS: list[dict[str, str]] = [
         "display": "Relevant clinical information is not recorded in the chart",
     },
     {"system": LOCAL_OVERRIDE_SYSTEM, "code": "radiologist-consulted", "display": "Radiologist consulted"},
-    {"system": LOCAL_OVERRIDE_SYSTEM, "code": "prior-imaging-unavailable", "display": "Prior imaging not available"},
+    {
+        "system": LOCAL_OVERRIDE_SYSTEM,
+        "code": "prior-imaging-unavailable",
+        "display": "Prior imaging not available",
+    },
     {"system": OVERRIDE_SYSTEM, "code": "patient-contraindication", "display": "Patient contraindication"},
-    {"system": OVERRIDE_SYSTEM, "code": "recipient-disagrees-evidence", "display": "Disagree with the evidence"},
+    {
+        "system": OVERRIDE_SYSTEM,
+        "code": "recipient-disagrees-evidence",
+        "display": "Disagree with the evidence",
+    },
 ]
 
 SUMMARY_LIMIT = 139  # "<140 characters"
 MAX_SUGGESTIONS = 3
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _arr(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def new_uuid() -> str:
@@ -121,7 +137,9 @@ def pama_extensions(
         {"system": PAMA_RATING_SYSTEM, "code": rating, "display": PAMA_DISPLAY.get(rating, rating)}
     ]
     if category:
-        codings.append({"system": CATEGORY_SYSTEM, "code": category, "display": CATEGORY_TEXT.get(category, category)})
+        codings.append(
+            {"system": CATEGORY_SYSTEM, "code": category, "display": CATEGORY_TEXT.get(category, category)}
+        )
     if isinstance(score, int) and not isinstance(score, bool):
         codings.append({"system": SCORE_SYSTEM, "code": str(score), "display": f"{score} of 9"})
     exts: list[dict[str, Any]] = [{"url": PAMA_RATING_URL, "valueCodeableConcept": {"coding": codings}}]
@@ -172,22 +190,20 @@ def system_action(result: dict[str, Any], order: dict[str, Any]) -> dict[str, An
 
 
 def _suggestions(result: dict[str, Any], order: dict[str, Any]) -> list[dict[str, Any]]:
-    alternatives = result.get("alternatives") if isinstance(result.get("alternatives"), list) else []
+    alternatives = _arr(result.get("alternatives"))
     suggestions: list[dict[str, Any]] = []
     for alt in alternatives:
         if len(suggestions) >= MAX_SUGGESTIONS or not isinstance(alt, dict):
             break
-        procedure = alt.get("procedure") if isinstance(alt.get("procedure"), dict) else {}
+        procedure = _obj(alt.get("procedure"))
         codes = [c for c in procedure.get("codes") or [] if isinstance(c, dict) and c.get("code")]
         category = alt.get("category")
         rating = PAMA_FOR_CATEGORY.get(str(category))
         if not codes or rating is None:
             continue  # a swap needs a code, and the suggested order must carry its own rating
         display = str(procedure.get("display") or codes[0].get("display") or codes[0]["code"])
-        swapped = copy.deepcopy(order)
-        swapped["code"] = {"coding": [dict(c) for c in codes], "text": display}
         swapped = with_extensions(
-            swapped,
+            {**order, "code": {"coding": [dict(c) for c in codes], "text": display}},
             pama_extensions(
                 rating,
                 consultation_id=result.get("consultationId"),
@@ -206,7 +222,11 @@ def _suggestions(result: dict[str, Any], order: dict[str, Any]) -> list[dict[str
                 "uuid": new_uuid(),
                 "isRecommended": not suggestions,
                 "actions": [
-                    {"type": "update", "description": f"Change the draft order to {display}", "resource": swapped}
+                    {
+                        "type": "update",
+                        "description": f"Change the draft order to {display}",
+                        "resource": swapped,
+                    }
                 ],
             }
         )
@@ -221,8 +241,8 @@ def _evidence(items: Any) -> str:
 def _detail(result: dict[str, Any], study: str) -> str:
     lines: list[str] = []
     status = result.get("status")
-    topic = result.get("topic") if isinstance(result.get("topic"), dict) else {}
-    variant = result.get("variant") if isinstance(result.get("variant"), dict) else {}
+    topic = _obj(result.get("topic"))
+    variant = _obj(result.get("variant"))
     if status == "rated":
         category = CATEGORY_TEXT.get(str(result.get("category")), str(result.get("category")))
         basis = " (category midpoint)" if result.get("scoreBasis") == "category-midpoint" else ""
@@ -282,7 +302,7 @@ def _detail(result: dict[str, Any], study: str) -> str:
         footer.append(f"Relative radiation level: {_md(result['rrl'])}")
     if result.get("criteriaVersion"):
         footer.append(f"Criteria version: {_md(result['criteriaVersion'])}")
-    source = result.get("source") if isinstance(result.get("source"), dict) else {}
+    source = _obj(result.get("source"))
     if source.get("label"):
         cite = _md(source["label"])
         if source.get("url"):
@@ -315,7 +335,9 @@ def _summary(result: dict[str, Any], study: str) -> str:
     if status == "rated":
         category = CATEGORY_TEXT.get(str(result.get("category")), str(result.get("category")))
         critical = [
-            m for m in result.get("modifiers") or [] if isinstance(m, dict) and m.get("indicator") == "critical"
+            m
+            for m in result.get("modifiers") or []
+            if isinstance(m, dict) and m.get("indicator") == "critical"
         ]
         if critical:
             why = str(critical[0].get("title") or "contraindication")
@@ -330,11 +352,11 @@ def _summary(result: dict[str, Any], study: str) -> str:
 
 
 def _source(result: dict[str, Any], default_label: str) -> dict[str, Any]:
-    src = result.get("source") if isinstance(result.get("source"), dict) else {}
+    src = _obj(result.get("source"))
     out: dict[str, Any] = {"label": str(src.get("label") or default_label)}
     if src.get("url"):
         out["url"] = str(src["url"])
-    topic = result.get("topic") if isinstance(result.get("topic"), dict) else {}
+    topic = _obj(result.get("topic"))
     if topic.get("id"):
         out["topic"] = {
             "system": TOPIC_SYSTEM,
@@ -344,7 +366,9 @@ def _source(result: dict[str, Any], default_label: str) -> dict[str, Any]:
     return out
 
 
-def card_for(result: dict[str, Any], order: dict[str, Any], *, default_source_label: str) -> dict[str, Any] | None:
+def card_for(
+    result: dict[str, Any], order: dict[str, Any], *, default_source_label: str
+) -> dict[str, Any] | None:
     """One card for an evaluated spine order; None when the order is not spine imaging."""
     status = result.get("status")
     if status not in {"rated", "insufficient-data", "no-criteria"}:
@@ -369,7 +393,10 @@ def card_for(result: dict[str, Any], order: dict[str, Any], *, default_source_la
 
 
 def build_response(
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]], *, legacy_system_actions: bool, default_source_label: str
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    legacy_system_actions: bool,
+    default_source_label: str,
 ) -> dict[str, Any]:
     """The CDS Hooks response for (result, order) pairs: ``cards`` always, ``systemActions`` only if any."""
     cards: list[dict[str, Any]] = []

@@ -13,7 +13,6 @@ configured; results go to ``app.extensions["spine_auc.store"]`` before the respo
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -29,6 +28,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app import cds_cards
+from app import criteria as criteria_module
 from app.clinical_context import (
     LruCache,
     RecordCache,
@@ -37,7 +37,6 @@ from app.clinical_context import (
     discovery_prefetch,
     read_prefetch,
 )
-from app import criteria as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.evaluation import PatientRecord, evaluate_orders
 from app.request_body import read_json_body
@@ -97,7 +96,7 @@ def _record_cache() -> RecordCache:
     if cache is None:
         cache = RecordCache(int(_cfg("CDS_RECORD_CACHE_SIZE", 256)))
         current_app.extensions["spine_auc.cds_record_cache"] = cache
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
@@ -114,7 +113,7 @@ def _result_cache() -> LruCache[dict[str, Any]]:
     if cache is None:
         cache = LruCache[dict[str, Any]](int(_cfg("CDS_RESULT_CACHE_SIZE", 1024)))
         current_app.extensions["spine_auc.cds_result_cache"] = cache
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def _validate(schema_name: str, instance: Any, what: str) -> None:
@@ -201,7 +200,9 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
     orders = [
         e["resource"]
         for e in entries
-        if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") in ORDER_TYPES
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") in ORDER_TYPES
     ]
     if hook != "order-select":
         return orders
@@ -246,24 +247,36 @@ def _evaluate_cached(
         ).hexdigest()
         cached = cache.get(key)
         if cached is not None:
-            result = copy.deepcopy(cached)
-            result["consultationId"] = f"urn:uuid:{uuid.uuid4()}"
+            # Shallow copies: nothing downstream mutates nested values; top-level keys are ours per call.
+            result = {**cached, "consultationId": f"urn:uuid:{uuid.uuid4()}"}
             pairs.append((result, order))
             continue
         fresh = _evaluate([order], record, criteria)
         for result, _order in fresh:
-            cache.put(key, copy.deepcopy(result))
+            cache.put(key, dict(result))
         pairs.extend(fresh)
     return pairs
 
 
-_NO_DATA_TYPES = {"Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication"}
+_NO_DATA_TYPES = {
+    "Patient",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "Procedure",
+    "Device",
+    "Medication",
+}
 
 
 def _spine_orders(orders: list[dict[str, Any]], criteria: Any) -> list[dict[str, Any]]:
     """Orders the core treats as spine imaging (triage with no patient data: routing needs only the code)."""
     empty = PatientRecord(patient=None, resources={}, unavailable=set(_NO_DATA_TYPES), issues=[])
-    return [order for result, order in _evaluate(orders, empty, criteria) if result.get("status") != "not-applicable"]
+    return [
+        order
+        for result, order in _evaluate(orders, empty, criteria)
+        if result.get("status") != "not-applicable"
+    ]
 
 
 @bp.post("/cds-services/<service_id>")
@@ -372,7 +385,9 @@ def feedback(service_id: str) -> ResponseReturnValue:
         if store is not None:
             new = bool(store.record_feedback(service_id, item, caller_iss=_caller_attr("iss")))
         else:
-            memory: dict[str, dict[str, Any]] = current_app.extensions.setdefault("spine_auc.cds_feedback", {})
+            memory: dict[str, dict[str, Any]] = current_app.extensions.setdefault(
+                "spine_auc.cds_feedback", {}
+            )
             key = _feedback_key(service_id, item)
             with _memory_lock:
                 new = key not in memory

@@ -78,7 +78,9 @@ def _is_error_outcome(resource: Any) -> bool:
 
 def _has_next_link(bundle: dict[str, Any]) -> bool:
     links = bundle.get("link")
-    return isinstance(links, list) and any(isinstance(lk, dict) and lk.get("relation") == "next" for lk in links)
+    return isinstance(links, list) and any(
+        isinstance(lk, dict) and lk.get("relation") == "next" for lk in links
+    )
 
 
 def read_prefetch(prefetch: dict[str, Any] | None) -> PrefetchOutcome:
@@ -102,10 +104,15 @@ def read_prefetch(prefetch: dict[str, Any] | None) -> PrefetchOutcome:
             out.to_fetch.append(rtype)
             continue
         if value.get("resourceType") == "Bundle":
-            entries = value.get("entry") if isinstance(value.get("entry"), list) else []
+            raw_entries = value.get("entry")
+            entries: list[Any] = raw_entries if isinstance(raw_entries, list) else []
             resources = [e.get("resource") for e in entries if isinstance(e, dict)]
             if any(_is_error_outcome(r) for r in resources) or _has_next_link(value):
-                why = "an error OperationOutcome" if any(_is_error_outcome(r) for r in resources) else "more pages"
+                why = (
+                    "an error OperationOutcome"
+                    if any(_is_error_outcome(r) for r in resources)
+                    else "more pages"
+                )
                 out.issues.append(f"prefetch {key!r}: the Bundle has {why}; fetched from the FHIR server")
                 out.to_fetch.append(rtype)
                 continue
@@ -129,7 +136,10 @@ def read_prefetch(prefetch: dict[str, Any] | None) -> PrefetchOutcome:
 def prefetch_cache_key(patient_id: str, prefetch: dict[str, Any] | None) -> str:
     """sha256 of the canonical JSON of the prefetch and the patient id."""
     canonical = json.dumps(
-        {"patient": patient_id, "prefetch": prefetch}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        {"patient": patient_id, "prefetch": prefetch},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -204,7 +214,9 @@ def _fetched_resources(fetched: Any, types: list[str]) -> tuple[list[dict[str, A
                 continue  # e.g. Patient/{id} does not exist: known to be absent
             elif isinstance(value, BaseException):
                 unavailable.add(rtype)
-                issues.append(f"{rtype} could not be fetched: {getattr(value, 'message', None) or type(value).__name__}")
+                issues.append(
+                    f"{rtype} could not be fetched: {getattr(value, 'message', None) or type(value).__name__}"
+                )
         unavailable |= {t for t in types if t not in fetched}
         return resources, unavailable, issues
     if isinstance(fetched, list):
@@ -213,7 +225,12 @@ def _fetched_resources(fetched: Any, types: list[str]) -> tuple[list[dict[str, A
 
 
 def default_fetcher(
-    fhir_server: str, access_token: str | None, *, deadline_seconds: float, timeout_seconds: float, page_cap: int
+    fhir_server: str,
+    access_token: str | None,
+    *,
+    deadline_seconds: float,
+    timeout_seconds: float,
+    page_cap: int,
 ) -> FetchFn:
     """Build the fetch function on ``app.fhir_client.FhirClient`` (imported lazily: only web calls need it).
 

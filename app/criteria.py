@@ -333,13 +333,25 @@ def _build(raw: dict[str, Any]) -> Criteria:
     fact_texts.update({name: d["text"] for name, d in settings["derivedFacts"].items()})
     fact_texts.update(settings["uncodableFacts"])
     patterns = procs_doc.get("textPatterns", {})
+    value_sets = {v["id"]: _build_value_set(v) for v in raw["valueSets"]["valueSets"]}
+    vs_exact: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    vs_prefix: dict[str, dict[str, list[tuple[str, frozenset[str] | None, bool]]]] = {}
+    for vs in value_sets.values():
+        for system, codes_weak in vs.exact.items():
+            for code, weak in codes_weak.items():
+                vs_exact.setdefault((system, code), []).append((vs.id, weak))
+        for system, prefixes in vs.prefix.items():
+            for prefix, seventh, weak in prefixes:
+                vs_prefix.setdefault(system, {}).setdefault(prefix, []).append((vs.id, seventh, weak))
     return Criteria(
         version=raw["manifest"]["criteriaVersion"],
         topics=topics,
         procedures=procedures,
         codes=codes,
         combinations=combinations,
-        value_sets={v["id"]: _build_value_set(v) for v in raw["valueSets"]["valueSets"]},
+        value_sets=value_sets,
+        vs_exact={k: tuple(v) for k, v in vs_exact.items()},
+        vs_prefix={s: {p: tuple(v) for p, v in d.items()} for s, d in vs_prefix.items()},
         thresholds={k: float(v["value"]) for k, v in thresholds.items()},
         threshold_texts={k: v["text"] for k, v in thresholds.items()},
         categories={c: settings["categories"][c] for c in CATEGORIES},

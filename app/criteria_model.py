@@ -181,6 +181,12 @@ class Criteria:
     routing_otherwise_text: str
     modifiers: tuple[Modifier, ...]
     text_patterns: dict[str, dict[str, tuple[str, ...]]]
+    #: value-set index: (system, normalised code) -> ((value set id, weak), ...)
+    vs_exact: dict[tuple[str, str], tuple[tuple[str, bool], ...]] = field(default_factory=dict)
+    #: value-set index: system -> prefix -> ((value set id, allowed 7th characters, weak), ...)
+    vs_prefix: dict[str, dict[str, tuple[tuple[str, frozenset[str] | None, bool], ...]]] = field(
+        default_factory=dict
+    )
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.criteria_model import Criteria, ValueSet
-from app.terminology import Match, codings_of, match_any
+from app.terminology import Match, codings_of, concept_tags, first_tag, match_any, match_names
 
 COUNTED_CLINICAL = {"active", "recurrence", "relapse"}
 NEVER_COUNTED_VERIFICATION = {"refuted", "entered-in-error"}
@@ -307,8 +307,17 @@ class FactBuilder:
         self.c = criteria
         self.evaluation = evaluation
         self.t = criteria.thresholds
+        self._tag_cache: dict[int, tuple[Any, dict[str, Match]]] = {}
         self._duration_cuts: list[tuple[float, str]] = []
         self._duration_assign: Callable[[float], dict[str, bool]] = lambda days: {}
+
+    def tags(self, concept: Any) -> dict[str, Match]:
+        """Value sets this concept belongs to, computed once per concept (kept alive with the cache entry)."""
+        cached = self._tag_cache.get(id(concept))
+        if cached is None or cached[0] is not concept:
+            cached = (concept, concept_tags(concept, self.c))
+            self._tag_cache[id(concept)] = cached
+        return cached[1]
 
     def vsets(self, fact: str, key: str) -> list[ValueSet]:
         return [self.c.value_sets[v] for v in self.c.fact_sources.get(fact, {}).get(key, [])]
@@ -319,29 +328,30 @@ class FactBuilder:
         current, hist = self.vsets(fact, "conditionValueSets"), self.vsets(fact, "historyValueSets")
         out = []
         for cond in rec.conditions:
-            found = match_any(cond.code, current) if cond.counted else None
+            tags = self.tags(cond.code)
+            found = first_tag(tags, current) if cond.counted else None
             if found is None and cond.usable and (hist or history):
-                found = match_any(cond.code, hist + (current if history else []))
+                found = first_tag(tags, hist + (current if history else []))
             if found:
                 out.append((cond, found))
         return out
 
     def reason_matches(self, rec: _Record, fact: str) -> list[str]:
         sets = self.vsets(fact, "conditionValueSets") + self.vsets(fact, "historyValueSets")
-        return [ref for ref, concept in rec.reasons if match_any(concept, sets)]
+        return [ref for ref, concept in rec.reasons if first_tag(self.tags(concept), sets)]
 
     def med_matches(self, rec: _Record, fact: str) -> list[tuple[Interval, Match]]:
         sets = self.vsets(fact, "medicationValueSets")
         out = []
         for med in rec.medications:
-            found = match_any(med.concept, sets, allow_names=True)
+            found = first_tag(self.tags(med.concept), sets) or match_names(med.concept, sets)
             if found:
                 out.append((med, found))
         return out
 
     def proc_matches(self, rec: _Record, fact: str) -> list[tuple[Interval, Match]]:
         sets = self.vsets(fact, "procedureValueSets")
-        return [(p, m) for p in rec.procedures if (m := match_any(p.concept, sets))]
+        return [(p, m) for p in rec.procedures if (m := first_tag(self.tags(p.concept), sets))]
 
     def build(
         self,
@@ -797,7 +807,6 @@ class FactBuilder:
     def _devices(self, pf: PatientFacts, rec: _Record, unavailable: set[str]) -> None:
         unsafe_sets = self.vsets("mr_unsafe_device", "deviceSafetyValueSets")
         cond_sets = self.vsets("mr_conditional_device", "deviceSafetyValueSets")
-        safe_sets = [self.c.value_sets[v] for v in ("device-safety-mr-safe",) if v in self.c.value_sets]
         unlabelled_sets = [
             self.c.value_sets[v] for v in ("device-safety-unlabelled",) if v in self.c.value_sets
         ]
@@ -809,10 +818,13 @@ class FactBuilder:
                 unsafe.append(ref_of(dev))
             elif any(match_any(s, cond_sets) for s in concepts):
                 conditional.append(ref_of(dev))
-            elif not any(match_any(s, safe_sets) for s in concepts) and (
-                not concepts or any(match_any(s, unlabelled_sets) for s in concepts)
-            ):
+            elif any(match_any(s, unlabelled_sets) for s in concepts):
                 unlabelled.append(ref_of(dev))
+            elif not concepts:
+                # FHIR Devices include non-implants (crutches, meters): no labelling is not a contraindication.
+                pf.issues.append(
+                    f"{ref_of(dev)} has no MR safety labelling; not treated as an MR contraindication"
+                )
         unsafe_conditions = [c.ref for c, _ in self.cond_matches(rec, "mr_unsafe_device")]
         if unsafe or (unsafe_conditions and not conditional):
             pf.known(

@@ -28,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -348,6 +348,8 @@ class FhirClient:
         _check_token(patient_id, "patient id")
         dl = Deadline(self.deadline_seconds)
         wanted = list(dict.fromkeys(t for t in types if t != "Medication"))
+        for rtype in wanted:
+            _check_token(rtype, "resource type")
         result: dict[str, list[dict[str, Any]] | FhirError] = {}
 
         def fetch_one(rtype: str) -> list[dict[str, Any]]:
@@ -396,6 +398,9 @@ class FhirClient:
                         out[key] = fut.result()
                     except FhirError as err:
                         out[key] = err
+                    except Exception as exc:  # a bug or an unexpected answer: this type is unknown, no 500
+                        log.exception("FHIR fetch of %s failed unexpectedly", key)
+                        out[key] = FhirInvalidResponse(f"{key}: unexpected {type(exc).__name__}")
             for fut in pending:
                 out[futures[fut]] = FhirTimeout(f"deadline of {dl.seconds:g} s exceeded ({futures[fut]})")
         finally:
@@ -416,7 +421,7 @@ class FhirClient:
                 continue  # contained: already inside the resource
             med_id = _reference_id(reference, "Medication", self.base_url)
             if med_id is None or not _ID_RE.fullmatch(med_id):
-                log.info("medicationReference not on this server, not resolved: %s", _safe_url(reference))
+                log.info("medicationReference not on this server, not resolved: %.120s", reference)
                 continue
             if med_id not in ids:
                 ids.append(med_id)
@@ -574,35 +579,43 @@ class FhirClient:
         self, resp: requests.Response, expires: float, method: str, url: str, dl: Deadline
     ) -> bytes:
         """Stream the body, enforcing the size limit and the time budget between reads."""
-        limit = self.max_response_bytes
-        declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        return _read_limited(
+            resp, expires, self.max_response_bytes, url, lambda: self._timeout_error(method, url, dl)
+        )
+
+
+def _read_limited(
+    resp: requests.Response, expires: float, limit: int, url: str, timeout_error: Callable[[], FhirTimeout]
+) -> bytes:
+    """Read a streamed body in chunks: abort past ``limit`` bytes or when the monotonic ``expires`` passes."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FhirInvalidResponse(
+            f"response from {_safe_url(url)} too large: {int(declared)} bytes > limit {limit}"
+        )
+    raw = resp.raw
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        left = expires - time.monotonic()
+        if left <= 0:
+            raise timeout_error()
+        _set_read_timeout(raw, left)
+        try:
+            chunk = raw.read1(CHUNK_BYTES, decode_content=True)
+        except Exception as exc:  # urllib3 read timeouts / protocol errors, decoding errors
+            if expires - time.monotonic() <= 0.05 or "timed out" in str(exc).lower():
+                raise timeout_error() from exc
+            raise FhirUnavailable(f"reading {_safe_url(url)} failed: {_reason(exc)}") from exc
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
             raise FhirInvalidResponse(
-                f"response from {_safe_url(url)} too large: {int(declared)} bytes > limit {limit}"
+                f"response from {_safe_url(url)} too large: over the limit of {limit} bytes"
             )
-        raw = resp.raw
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            left = expires - time.monotonic()
-            if left <= 0:
-                raise self._timeout_error(method, url, dl)
-            _set_read_timeout(raw, left)
-            try:
-                chunk = raw.read1(CHUNK_BYTES, decode_content=True)
-            except Exception as exc:  # urllib3 read timeouts / protocol errors, decoding errors
-                if expires - time.monotonic() <= 0.05 or "timed out" in str(exc).lower():
-                    raise self._timeout_error(method, url, dl) from exc
-                raise FhirUnavailable(f"reading {_safe_url(url)} failed: {_reason(exc)}") from exc
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise FhirInvalidResponse(
-                    f"response from {_safe_url(url)} too large: over the limit of {limit} bytes"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _set_read_timeout(raw: Any, seconds: float) -> None:
@@ -695,6 +708,7 @@ def post_form(
     No redirects are followed; errors map to the ``FhirError`` types (401/403/400 → ``FhirAuthError``).
     """
     session = session_for(url)
+    expires = time.monotonic() + timeout
     try:
         resp = session.post(
             url,
@@ -709,9 +723,13 @@ def post_form(
     except requests.exceptions.RequestException as exc:
         raise FhirUnavailable(f"cannot reach {_safe_url(url)}: {_reason(exc)}") from exc
     with resp:
-        body = resp.raw.read(max_response_bytes + 1, decode_content=True)
-        if len(body) > max_response_bytes:
-            raise FhirInvalidResponse(f"response from {_safe_url(url)} too large")
+        body = _read_limited(
+            resp,
+            expires,
+            max_response_bytes,
+            url,
+            lambda: FhirTimeout(f"timeout of {timeout:g} s exceeded (POST {_safe_url(url)})"),
+        )
         try:
             data = json.loads(body) if body else {}
         except (ValueError, UnicodeDecodeError):

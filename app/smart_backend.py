@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -43,8 +44,10 @@ class SmartBackendTokenProvider:
     ):
         if alg not in SUPPORTED_ALGS:
             raise ValueError(f"unsupported alg {alg!r}; use one of {', '.join(SUPPORTED_ALGS)}")
-        if not token_url.startswith(("https://", "http://")):
-            raise ValueError("token_url must be an http(s) URL")
+        parts = urlsplit(token_url)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("token_url must be https (plain http only on the loopback interface)")
         self.token_url = token_url
         self.client_id = client_id
         self.kid = kid

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from app.criteria_model import ICD10CM, ValueSet
+from app.criteria_model import ICD10CM, Criteria, ValueSet
 
 
 def normalise_code(system: str, code: str) -> str:
@@ -69,6 +69,20 @@ def match_coding(system: str, code: str, vs: ValueSet) -> Match | None:
     return None
 
 
+def match_names(concept: Any, value_sets: Iterable[ValueSet]) -> Match | None:
+    """Last resort: an ingredient name of a value set, whole-word, in the concept's text or displays."""
+    texts = [t.lower() for t in texts_of(concept)]
+    if not texts:
+        return None
+    for vs in value_sets:
+        for name in vs.names:
+            pattern = _name_pattern(name)
+            for text in texts:
+                if pattern.search(text):
+                    return Match(vs.id, "name", text)
+    return None
+
+
 def match_concept(concept: Any, vs: ValueSet, *, allow_names: bool = False) -> Match | None:
     """First match of a CodeableConcept in a value set: by code, then (if allowed) by ingredient name."""
     for coding in codings_of(concept):
@@ -91,4 +105,42 @@ def match_any(concept: Any, value_sets: Iterable[ValueSet], *, allow_names: bool
         found = match_concept(concept, vs, allow_names=allow_names)
         if found:
             return found
+    return None
+
+
+def _excluded(vs: ValueSet, system: str, norm: str) -> bool:
+    return any(norm.startswith(e) for e in vs.exclude_prefix.get(system, ()))
+
+
+def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
+    """Every value set a CodeableConcept's codes belong to, by indexed lookup (names are not tried here).
+
+    One pass per resource instead of one per fact and value set: the cost is a few dictionary lookups
+    per coding (the exact code, then each prefix of the normalised code).
+    """
+    tags: dict[str, Match] = {}
+    for coding in codings_of(concept):
+        system, code = coding.get("system"), coding.get("code")
+        if not isinstance(system, str) or not isinstance(code, str):
+            continue
+        norm = normalise_code(system, code)
+        for vs_id, weak in criteria.vs_exact.get((system, norm), ()):
+            if vs_id not in tags and not _excluded(criteria.value_sets[vs_id], system, norm):
+                tags[vs_id] = Match(vs_id, "code", f"{system}|{code}", weak)
+        prefixes = criteria.vs_prefix.get(system)
+        if not prefixes:
+            continue
+        for k in range(1, len(norm) + 1):
+            for vs_id, seventh, weak in prefixes.get(norm[:k], ()):
+                if vs_id in tags or (seventh is not None and (len(norm) < 7 or norm[6] not in seventh)):
+                    continue
+                if not _excluded(criteria.value_sets[vs_id], system, norm):
+                    tags[vs_id] = Match(vs_id, "prefix", f"{system}|{code}", weak)
+    return tags
+
+
+def first_tag(tags: dict[str, Match], value_sets: Iterable[ValueSet]) -> Match | None:
+    for vs in value_sets:
+        if vs.id in tags:
+            return tags[vs.id]
     return None

@@ -171,7 +171,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     },
                 )
             elif self.path.startswith("/fhir/Condition"):
-                conditions = [e for e in PATIENT_BUNDLE["entry"] if e["resource"]["resourceType"] == "Condition"]
+                conditions = [
+                    e for e in PATIENT_BUNDLE["entry"] if e["resource"]["resourceType"] == "Condition"
+                ]
                 self._send(200, {"resourceType": "Bundle", "type": "searchset", "entry": conditions})
             else:
                 self._send(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
@@ -226,9 +228,21 @@ def test_a_resource_type_that_cannot_be_fetched_is_reported_not_fatal(
     assert response.status_code == 200, response.get_data(as_text=True)
     result = response.get_json()["results"][0]
     assert any("Device could not be fetched" in str(issue) for issue in result["dataIssues"])
-    print(json.dumps({k: result[k] for k in ("status", "missing", "modifiers")})[:3000])
-    print(json.dumps([r for r in result["reasons"] if "device" in r["fact"]]))
-    assert 0
+    # The unavailability reaches the engine as "unknown", not as "no devices".
+    assert "Device resources could not be obtained" in result["explanation"]
+    assert not any(r["text"] == "No MR-unsafe implant recorded" for r in result["reasons"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug reported to the lead: with Device unavailable (mr_unsafe_device unknown, not "
+    "decisive) the result still carries modifier M1 'Contraindicated: MR-unsafe implant' with no evidence",
+)
+def test_an_unknown_device_is_not_reported_as_an_mr_unsafe_implant(make_client: Any, fake_fhir: Any) -> None:
+    fake_fhir.mode = "partial"
+    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    result = post(client, ENDPOINTS[0], order()).get_json()["results"][0]
+    assert [m["id"] for m in result["modifiers"]] == []
 
 
 # ------------------------------------------------------------------------ instance-level operation

@@ -70,7 +70,14 @@ def test_prefetch_templates_use_only_cds_hooks_2_tokens(client: FlaskClient) -> 
     for service in client.get("/cds-services").get_json()["services"]:
         prefetch = service["prefetch"]
         types = {template.split("?")[0].split("/")[0] for template in prefetch.values()}
-        assert types == {"Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device"}
+        assert types == {
+            "Patient",
+            "Condition",
+            "MedicationStatement",
+            "MedicationRequest",
+            "Procedure",
+            "Device",
+        }
         for template in prefetch.values():
             tokens = TOKEN_RE.findall(template)
             assert tokens, template
@@ -143,7 +150,13 @@ def signed(tmp_path: Path) -> tuple[FlaskClient, Any]:
 
     def sign(aud: str, **claims: Any) -> str:
         now = int(time.time())
-        payload = {"iss": "https://ehr.test", "aud": aud, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        payload = {
+            "iss": "https://ehr.test",
+            "aud": aud,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
         payload.update(claims)
         return jwt.encode(payload, key, algorithm="ES384", headers={"kid": "test-kid", "typ": "JWT"})
 
@@ -160,20 +173,28 @@ def test_no_jwt_is_a_bare_401(signed: tuple[FlaskClient, Any]) -> None:
 def test_jwt_for_this_endpoint_is_accepted(signed: tuple[FlaskClient, Any]) -> None:
     client, sign = signed
     token = sign("http://localhost/cds-services/spine-auc-order-select")
-    resp = client.post(SELECT, json=fixture_request("prefetch-null"), headers={"Authorization": f"Bearer {token}"})
+    resp = client.post(
+        SELECT, json=fixture_request("prefetch-null"), headers={"Authorization": f"Bearer {token}"}
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    discovery = client.get("/cds-services", headers={"Authorization": f"Bearer {sign('http://localhost/cds-services')}"})
+    discovery = client.get(
+        "/cds-services", headers={"Authorization": f"Bearer {sign('http://localhost/cds-services')}"}
+    )
     assert discovery.status_code == 200
 
 
 def test_jwt_for_another_endpoint_is_401(signed: tuple[FlaskClient, Any]) -> None:
     client, sign = signed
     token = sign("http://localhost/cds-services/spine-auc-order-sign")  # aud = another service
-    resp = client.post(SELECT, json=fixture_request("prefetch-null"), headers={"Authorization": f"Bearer {token}"})
+    resp = client.post(
+        SELECT, json=fixture_request("prefetch-null"), headers={"Authorization": f"Bearer {token}"}
+    )
     assert resp.status_code == 401
 
 
-def test_fhir_server_not_allowed_for_the_caller_is_401_before_any_fetch(signed: tuple[FlaskClient, Any]) -> None:
+def test_fhir_server_not_allowed_for_the_caller_is_401_before_any_fetch(
+    signed: tuple[FlaskClient, Any],
+) -> None:
     client, sign = signed
     body = fixture_request("prefetch-absent-no-fhir-server")
     body["fhirServer"] = "https://fhir.elsewhere.example/r4"

@@ -35,7 +35,9 @@ def app(tmp_path: Path) -> Flask:
 
 
 def swap_card(app: Flask) -> dict[str, Any]:
-    body = json.loads((REPO / "fhir_fixtures" / "hooks" / "prefetch-full-rated-swap.json").read_text())["request"]
+    body = json.loads((REPO / "fhir_fixtures" / "hooks" / "prefetch-full-rated-swap.json").read_text())[
+        "request"
+    ]
     body["hookInstance"] = str(uuid.uuid4())
     card: dict[str, Any] = app.test_client().post(SELECT, json=body).get_json()["cards"][0]
     return card

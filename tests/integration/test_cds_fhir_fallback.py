@@ -64,7 +64,8 @@ def hook_patient_base(fhir_base_url: str) -> str:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources
+            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            for r in resources
         ],
     }
     FhirClient(fhir_base_url, timeout=30.0, deadline=60.0).transaction(bundle)
@@ -79,7 +80,9 @@ def rating(body: dict[str, Any]) -> str | None:
     return str(ext["valueCodeableConcept"]["coding"][0]["code"])
 
 
-def test_prefetch_absent_reads_the_record_from_fhir_server(client: FlaskClient, hook_patient_base: str) -> None:
+def test_prefetch_absent_reads_the_record_from_fhir_server(
+    client: FlaskClient, hook_patient_base: str
+) -> None:
     inline = client.post(SELECT, json=hook("prefetch-full-rated-appropriate")).get_json()
     body = hook("prefetch-full-rated-appropriate")
     del body["prefetch"]
@@ -101,22 +104,30 @@ def test_operation_outcome_prefetch_is_refetched(client: FlaskClient, hook_patie
     body["fhirServer"] = hook_patient_base
     resp = client.post(SELECT, json=body)
     assert resp.status_code == 200, resp.get_data(as_text=True)
-    assert rating(resp.get_json()) == "not-appropriate"  # radiography for cauda equina: V4 UNA, needs the Condition
+    assert (
+        rating(resp.get_json()) == "not-appropriate"
+    )  # radiography for cauda equina: V4 UNA, needs the Condition
     assert resp.get_json()["cards"][0]["suggestions"]
 
 
-def test_paged_prefetch_bundle_is_completed_from_the_server(client: FlaskClient, hook_patient_base: str) -> None:
+def test_paged_prefetch_bundle_is_completed_from_the_server(
+    client: FlaskClient, hook_patient_base: str
+) -> None:
     body = hook("prefetch-full-rated-swap")
     conditions = body["prefetch"]["conditions"]
     conditions["entry"] = conditions["entry"][1:]  # page 1 holds only the low back pain
-    conditions["link"] = [{"relation": "next", "url": f"{hook_patient_base}/Condition?patient=pt-hook&page=2"}]
+    conditions["link"] = [
+        {"relation": "next", "url": f"{hook_patient_base}/Condition?patient=pt-hook&page=2"}
+    ]
     body["fhirServer"] = hook_patient_base
     resp = client.post(SELECT, json=body)
     assert resp.status_code == 200
     assert "Condition/cond-ces" in resp.get_json()["cards"][0]["detail"]
 
 
-def test_sandbox_request_shape_is_rated_from_the_fhir_server(client: FlaskClient, hook_patient_base: str) -> None:
+def test_sandbox_request_shape_is_rated_from_the_fhir_server(
+    client: FlaskClient, hook_patient_base: str
+) -> None:
     body = hook("sandbox-order-select")
     assert "type" not in body["context"]["draftOrders"] and "prefetch" not in body
     body["fhirServer"] = hook_patient_base

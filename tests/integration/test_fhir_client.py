@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.fhir_client import FhirClient, FhirInvalidResponse, FhirNotFound, client_for
-from app.fixtures_loader import load_fixtures
+from app.fixtures_loader import load_fixtures, transaction_for
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +125,12 @@ def test_project_patient_fixtures_load(
     assert report["files"] >= 1 and report["resources"] >= report["files"]
     # Only the deliberately malformed Condition may be refused (servers that validate refuse it).
     assert all("shape-malformed" in r for r in report["rejected"]), report["rejected"]
+    if report["rejected"]:
+        # The refused transaction was retried entry by entry: the file's valid resources still loaded.
+        rest = FhirClient(loaded_fhir_base_url).fetch_patient_record(
+            "pt-shape-malformed", ["Patient", "Condition"]
+        )
+        assert [c["id"] for c in rest["Condition"]] == ["shape-malformed-lbp"]  # type: ignore[union-attr]
     got = FhirClient(loaded_fhir_base_url).fetch_patient_record("pt-lbp-acute")
     assert isinstance(got["Patient"], list) and got["Patient"][0]["id"] == "pt-lbp-acute"
     conditions = got["Condition"]
@@ -172,3 +178,31 @@ def test_cli_fixtures_load_fails_with_one_line_when_the_server_is_down(tmp_path:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Connection refused" in proc.stderr
+
+
+def test_transaction_puts_by_id_posts_without_id_and_resolves_full_urls() -> None:
+    patient_url = "urn:uuid:0b6c0b1e-1111-4000-8000-000000000001"
+    bundle = transaction_for(
+        [
+            (patient_url, {"resourceType": "Patient", "id": "pt-x"}),
+            (
+                "http://example.org/fhir/Condition/c-x",
+                {"resourceType": "Condition", "id": "c-x", "subject": {"reference": patient_url}},
+            ),
+            (
+                None,
+                {
+                    "resourceType": "Condition",
+                    "subject": {"reference": "http://example.org/fhir/Condition/c-x"},
+                },
+            ),
+        ]
+    )
+    assert bundle["type"] == "transaction"
+    assert [e["request"] for e in bundle["entry"]] == [
+        {"method": "PUT", "url": "Patient/pt-x"},
+        {"method": "PUT", "url": "Condition/c-x"},
+        {"method": "POST", "url": "Condition"},
+    ]
+    assert bundle["entry"][1]["resource"]["subject"] == {"reference": "Patient/pt-x"}
+    assert bundle["entry"][2]["resource"]["subject"] == {"reference": "Condition/c-x"}

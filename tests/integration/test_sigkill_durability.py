@@ -103,14 +103,12 @@ def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> S
         )  # fmt: skip
     server = Server(process, f"http://127.0.0.1:{port}", data_dir, log)
     deadline = time.monotonic() + 60
-    pids: set[str] = set()
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError("gunicorn exited:\n" + log.read_text(errors="replace")[-3000:])
         try:
             response = requests.get(server.url + "/api/v1/consultations?patient=Patient/none", timeout=5)
             if response.status_code == 200:
-                pids.add(response.headers["X-Worker-Pid"])
                 return server
         except requests.RequestException:
             pass  # not listening yet, or the worker is still loading the app

