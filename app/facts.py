@@ -894,8 +894,12 @@ class FactBuilder:
 def _bool_group(
     name: str, text: str, *, group: str | None = None, labels: tuple[str, str] = ("yes", "no")
 ) -> UnknownGroup:
-    """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs)."""
-    return UnknownGroup(group or name, text, ((labels[0], {name: True}), (labels[1], {name: False})))
+    """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs).
+
+    The "false" reading comes first: when every reading agrees, the reported variant is the one the record
+    supports without assuming the finding.
+    """
+    return UnknownGroup(group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})))
 
 
 def _numeric_options(

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -209,6 +211,14 @@ def test_document_is_openapi_31_with_valid_schemas(doc: dict[str, Any]) -> None:
         assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
     operation_ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_document_passes_the_official_openapi_31_schema(doc: dict[str, Any]) -> None:
+    validate_spec(doc)  # raises OpenAPIValidationError naming the offending part
+    broken = json.loads(json.dumps(doc))
+    del broken["paths"]["/openapi.json"]["get"]["responses"]["200"]["description"]
+    with pytest.raises(OpenAPIValidationError):
+        validate_spec(broken)
 
 
 def _openapi_path(rule: str) -> str:

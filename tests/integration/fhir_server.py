@@ -8,6 +8,7 @@ Nothing here imports the service; the tests stay server-agnostic through the bas
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -42,7 +43,8 @@ def ensure_venv(venv: Path = VENV_DIR) -> float:
     """
     marker = venv / ".sekmet-installed"
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with (venv.parent / (venv.name + ".lock")).open("w") as lock:
+    digest = hashlib.sha256(str(venv.resolve()).encode()).hexdigest()[:16]
+    with (Path(tempfile.gettempdir()) / f"spine-auc-sekmet-venv-{digest}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if marker.exists() and _venv_bin(venv, "sekmet").exists():

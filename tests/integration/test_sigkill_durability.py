@@ -102,19 +102,27 @@ def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> S
             start_new_session=True,
         )  # fmt: skip
     server = Server(process, f"http://127.0.0.1:{port}", data_dir, log)
+    try:
+        _wait_until_serving(server)
+    except BaseException:
+        server.kill()  # never leave a server behind when start-up fails
+        raise
+    return server
+
+
+def _wait_until_serving(server: Server) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError("gunicorn exited:\n" + log.read_text(errors="replace")[-3000:])
+        if server.process.poll() is not None:
+            raise AssertionError("gunicorn exited:\n" + server.log.read_text(errors="replace")[-3000:])
         try:
             response = requests.get(server.url + "/api/v1/consultations?patient=Patient/none", timeout=5)
             if response.status_code == 200:
-                return server
+                return
         except requests.RequestException:
             pass  # not listening yet, or the worker is still loading the app
         time.sleep(0.1)
-    server.kill()
-    raise AssertionError("gunicorn did not answer:\n" + log.read_text(errors="replace")[-3000:])
+    raise AssertionError("gunicorn did not answer:\n" + server.log.read_text(errors="replace")[-3000:])
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""``python -m bench`` (``make bench``): every benchmark, its figures and its ratio against a baseline
+measured in the same run, then one JSON file of results under ``bench/results/``.
+
+    python -m bench                      # all four (about 3-4 minutes on 2 cores)
+    python -m bench --only engine,scale  # a subset: engine, profile, scale, http, fhir
+    python -m bench --quick              # small sizes and short runs (a smoke run, ~1 minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import engine as engine_bench
+
+REPO = Path(__file__).resolve().parent.parent
+ALL = ("engine", "profile", "scale", "http", "fhir")
+
+
+def _print_engine(r: dict[str, Any]) -> None:
+    e, b = r["engine"], r["baseline_json_loads"]
+    print(
+        f"  {r['resources']} resources ({r['payload_bytes']} bytes), result {r['status']}/{r['category']}\n"
+        f"  engine      {e['per_second']:>9.1f} evaluations/s   median {e['median_us']:>9.1f} us  ({e['calls']} calls)\n"
+        f"  json.loads  {b['per_second']:>9.1f} loads/s         median {b['median_us']:>9.1f} us\n"
+        f"  ratio: one evaluation costs {r['ratio_engine_over_json_loads']} x json.loads of the same payload"
+    )
+
+
+def _print_profile(r: dict[str, Any]) -> None:
+    print(f"  {r['evaluations']} evaluations of {r['resources']} resources under cProfile; top 10 cumulative:")
+    for row in r["top_cumulative"]:
+        print(
+            f"    {row['cumulative_us_per_evaluation']:>9.1f} us  {row['cumulative_share']:>6.1%}  "
+            f"{row['calls_per_evaluation']:>7.1f} calls  {row['function']}"
+        )
+    print("  top 5 by own time:")
+    for row in r["top_own_time"][:5]:
+        print(f"    {row['own_us_per_evaluation']:>9.1f} us  {row['calls_per_evaluation']:>7.1f} calls  {row['function']}")
+
+
+def _print_scale(r: dict[str, Any]) -> None:
+    print("  resources   engine median     per resource   json.loads     engine/json.loads")
+    for row in r["sizes"]:
+        print(
+            f"  {row['resources']:>9}   {row['engine_median_us'] / 1000:>10.2f} ms   "
+            f"{row['engine_us_per_resource']:>9.2f} us   {row['json_loads_median_us'] / 1000:>8.2f} ms   "
+            f"{row['ratio_engine_over_json_loads']:>8.1f} x"
+        )
+    steps = ", ".join(f"{g['from']}->{g['to']}: n^{g['exponent']}" for g in r["growth"])
+    print(f"  growth {steps}; linear or better: {r['linear_or_better']}")
+
+
+def _print_http(r: dict[str, Any]) -> None:
+    h, o, a = r["hello_json"], r["order_select"], r["at_70_percent"]
+    print(
+        f"  order-select with a {r['resources_in_prefetch']}-resource prefetch ({r['request_bytes']} bytes), "
+        f"gunicorn 2 sync workers, wrk -t1 -c8 {r['wrk_seconds']} s\n"
+        f"  hello-JSON    {h['requests_per_second']:>9.1f} req/s  p50 {h.get('p50_ms')} ms  p99 {h.get('p99_ms')} ms\n"
+        f"  order-select  {o['requests_per_second']:>9.1f} req/s  p50 {o.get('p50_ms')} ms  p99 {o.get('p99_ms')} ms"
+        f"  (non-2xx {o['non_2xx']}, socket errors {o['socket_errors']})\n"
+        f"  ratio order-select / hello-JSON: {r['ratio_order_select_over_hello']:.1%} (target >= 40%)\n"
+        f"  at 70% of max ({a['target_rate']} req/s scheduled, {a['achieved_rate']} achieved, open loop): "
+        f"p50 {a['p50_ms']} ms  p90 {a['p90_ms']} ms  p99 {a['p99_ms']} ms  max {a['max_ms']} ms  "
+        f"errors {a['errors']} (target p99 <= 50 ms)"
+    )
+
+
+def _print_fhir(r: dict[str, Any]) -> None:
+    slow = r["slowest_single_query"]
+    print("  single queries (median):  " + ", ".join(f"{t} {v['median_ms']} ms" for t, v in r["single_queries"].items()))
+    print(
+        f"  all six fired at once from the bench: {r['parallel_queries']['median_ms']} ms (median)\n"
+        f"  order-sign, no prefetch (FHIR fallback): median {r['order_sign_no_prefetch']['median_ms']} ms, "
+        f"p90 {r['order_sign_no_prefetch']['p90_ms']} ms\n"
+        f"  order-sign, full prefetch (same patient): median {r['order_sign_full_prefetch']['median_ms']} ms\n"
+        f"  ratio fallback / slowest single query ({slow['type']}, {slow['median_ms']} ms): "
+        f"{r['ratio_fallback_over_slowest_query']} x (target <= 1.5 x)\n"
+        f"  ratio fallback / six queries in parallel: {r['ratio_fallback_over_parallel_queries']} x"
+    )
+
+
+def _section(name: str, fn: Callable[[], dict[str, Any]], printer: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    print(f"\n== {name}", flush=True)
+    started = time.monotonic()
+    try:
+        result = fn()
+    except Exception as exc:  # a failing benchmark is reported, the others still run
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    if "skipped" in result:
+        print(f"  skipped: {result['skipped']}")
+    elif "error" in result:
+        print(f"  FAILED: {result['error']}")
+    else:
+        printer(result)
+    print(f"  ({result['wall_seconds']} s)", flush=True)
+    return result
+
+
+def run(only: tuple[str, ...], quick: bool) -> dict[str, Any]:
+    from bench.fhir_fallback import bench_fhir_fallback
+    from bench.http_load import bench_http
+
+    criteria = engine_bench.default_criteria()
+    results: dict[str, Any] = {}
+    if "engine" in only:
+        results["engine"] = _section(
+            "1. engine: evaluations/s for a 50-resource patient vs json.loads",
+            lambda: engine_bench.bench_engine(criteria, seconds=1.0 if quick else 4.0),
+            _print_engine,
+        )
+    if "profile" in only:
+        results["profile"] = _section(
+            "1b. engine profile (cProfile)",
+            lambda: engine_bench.profile_engine(criteria, calls=20 if quick else 200),
+            _print_profile,
+        )
+    if "http" in only:
+        results["http"] = _section(
+            "2. HTTP order-select under gunicorn vs hello-JSON",
+            lambda: bench_http(seconds=3 if quick else 10, load_seconds=3.0 if quick else 15.0),
+            _print_http,
+        )
+    if "fhir" in only:
+        results["fhir"] = _section(
+            "3. FHIR fallback: order-sign without prefetch vs the slowest single query",
+            lambda: bench_fhir_fallback(repeats=5 if quick else 30),
+            _print_fhir,
+        )
+    if "scale" in only:
+        sizes = (10, 100, 1000) if quick else (10, 100, 1000, 5000)
+        results["scale"] = _section(
+            "4. engine cost vs record size",
+            lambda: engine_bench.bench_scale(criteria, sizes=sizes, seconds_per_size=0.5 if quick else 3.0),
+            _print_scale,
+        )
+    return results
+
+
+def _targets(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("http", "fhir"):
+        out.update(results.get(name, {}).get("targets", {}))
+    if "linear_or_better" in results.get("scale", {}):
+        out["scale_linear_or_better"] = results["scale"]["linear_or_better"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes and short runs")
+    parser.add_argument("--out", default=None, help="JSON results file (default bench/results/<time>.json)")
+    args = parser.parse_args(argv)
+    only = tuple(x.strip() for x in args.only.split(",") if x.strip())
+    unknown = sorted(set(only) - set(ALL))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    started = time.monotonic()
+    stamp = datetime.now(UTC)
+    print(f"spine-auc benchmarks, {stamp:%Y-%m-%d %H:%M:%S} UTC, {os.cpu_count()} cores, Python {platform.python_version()}")
+    results = run(only, args.quick)
+    document = {
+        "started": stamp.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "results": results,
+        "targets": _targets(results),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    out = Path(args.out) if args.out else REPO / "bench" / "results" / f"{stamp:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print("\n== targets")
+    for name, held in document["targets"].items():
+        print(f"  {'OK  ' if held else 'MISS'} {name}")
+    print(f"\nresults: {out}  ({document['wall_seconds']} s)")
+    failed = [name for name, r in results.items() if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
