@@ -110,6 +110,30 @@ def evaluate(
         click.echo(json.dumps({"results": results}, indent=2, ensure_ascii=False))
 
 
+@main.group()
+def store() -> None:
+    """Consultation audit store commands."""
+
+
+@store.command("purge")
+@click.option(
+    "--days", type=int, default=None, help="Keep this many days (default: SPINE_AUC_RETENTION_DAYS)."
+)
+def store_purge(days: int | None) -> None:
+    """Delete consultations and feedback older than the retention period (run it daily from cron)."""
+    from pathlib import Path
+
+    from app.store import ConsultationStore
+
+    config = load_config()
+    keep = int(config["RETENTION_DAYS"] if days is None else days)
+    if keep < 0:
+        raise click.ClickException("--days must be 0 or more")
+    Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    deleted = ConsultationStore.from_url(config["DATABASE_URL"]).purge_older_than(keep)
+    click.echo(f"purged {deleted} consultation(s) older than {keep} days")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

@@ -73,6 +73,18 @@ def _print_http(r: dict[str, Any]) -> None:
         f"p50 {a['p50_ms']} ms  p90 {a['p90_ms']} ms  p99 {a['p99_ms']} ms  max {a['max_ms']} ms  "
         f"errors {a['errors']} (target p99 <= 50 ms)"
     )
+    d = r["diagnostics"]
+    tmpfs = d["order_select_audit_db_on_tmpfs"]
+    if tmpfs:
+        print(
+            f"  diagnostic: audit DB on tmpfs (no fsync cost): {tmpfs['requests_per_second']:.1f} req/s = "
+            f"{d['ratio_tmpfs_order_select_over_hello']:.1%} of hello-JSON"
+        )
+    print(f"  diagnostic: one SQLite WAL synchronous=FULL commit here: median {d['sqlite_wal_full_commit']['median_ms']} ms")
+    prof = d["handler_profile"]
+    print(f"  in-process handler ({prof['unprofiled_ms_per_request']} ms/request unprofiled), top cumulative under cProfile:")
+    for row in prof["top_cumulative"]:
+        print(f"    {row['cumulative_ms_per_request']:>8.3f} ms  {row['calls_per_request']:>5.1f} calls  {row['function']}")
 
 
 def _print_fhir(r: dict[str, Any]) -> None:

@@ -233,12 +233,8 @@ def test_a_resource_type_that_cannot_be_fetched_is_reported_not_fatal(
     assert not any(r["text"] == "No MR-unsafe implant recorded" for r in result["reasons"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug reported to the lead: with Device unavailable (mr_unsafe_device unknown, not "
-    "decisive) the result still carries modifier M1 'Contraindicated: MR-unsafe implant' with no evidence",
-)
 def test_an_unknown_device_is_not_reported_as_an_mr_unsafe_implant(make_client: Any, fake_fhir: Any) -> None:
+    """Device unavailable, not decisive (V1 rates MRI UNA either way): no M1 claim without evidence."""
     fake_fhir.mode = "partial"
     client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
     result = post(client, ENDPOINTS[0], order()).get_json()["results"][0]

@@ -108,3 +108,46 @@ def test_readme_examples_evaluate_as_documented():
         assert result.exit_code == 0, (name, result.output)
         r = json.loads(result.output)["results"][0]
         assert (r["status"], r["category"]) == (status, category), name
+
+
+def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app import store_schema
+    from app.store import ConsultationStore
+
+    monkeypatch.setenv("SPINE_AUC_DATA_DIR", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'spine-auc.db'}"
+    db = ConsultationStore.from_url(url)
+    results = []
+    for n in range(2):
+        results.append(
+            {
+                "consultationId": f"urn:uuid:00000000-0000-0000-0000-00000000000{n}",
+                "serviceRequest": f"ServiceRequest/s{n}",
+                "status": "rated",
+                "criteriaVersion": "x",
+            }
+        )
+    db.record_consultations(
+        results,
+        hook_instance=None,
+        request_id=None,
+        caller_iss=None,
+        tenant=None,
+        patient="Patient/p1",
+        latency_ms=1.0,
+    )
+    with db.engine.begin() as conn:  # age one of them
+        conn.execute(
+            update(store_schema.consultations)
+            .where(store_schema.consultations.c.consultation_id == results[0]["consultationId"])
+            .values(created_at=datetime.now(UTC) - timedelta(days=40))
+        )
+    out = CliRunner().invoke(main, ["store", "purge", "--days", "30"])
+    assert out.exit_code == 0, out.output
+    assert "purged 1 consultation(s)" in out.output
+    assert db.get_consultation(results[0]["consultationId"]) is None
+    assert db.get_consultation(results[1]["consultationId"]) is not None
