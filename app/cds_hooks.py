@@ -39,6 +39,8 @@ from app.clinical_context import (
 )
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.evaluation import PatientRecord, evaluate_orders
+from app.fhir_models import validate_service_request
+from app.orders import resolve_procedure
 from app.request_body import read_json_body
 
 log = logging.getLogger("spine_auc.cds_hooks")
@@ -258,25 +260,23 @@ def _evaluate_cached(
     return pairs
 
 
-_NO_DATA_TYPES = {
-    "Patient",
-    "Condition",
-    "MedicationStatement",
-    "MedicationRequest",
-    "Procedure",
-    "Device",
-    "Medication",
-}
-
-
 def _spine_orders(orders: list[dict[str, Any]], criteria: Any) -> list[dict[str, Any]]:
-    """Orders the core treats as spine imaging (triage with no patient data: routing needs only the code)."""
-    empty = PatientRecord(patient=None, resources={}, unavailable=set(_NO_DATA_TYPES), issues=[])
-    return [
-        order
-        for result, order in _evaluate(orders, empty, criteria)
-        if result.get("status") != "not-applicable"
-    ]
+    """Orders that may be spine imaging, decided from the order alone (valid R4, a catalogue procedure whose
+    ``spineImaging`` is ``yes`` or ``if-spine-reason``). Cheap: no patient data, no engine run."""
+    kept = []
+    for order in orders:
+        try:
+            validate_service_request(order)
+        except InvalidInput:
+            continue  # unreadable: skipped (no card), never a 400 for the hook
+        ordered = resolve_procedure(order, criteria)
+        if any(
+            criteria.procedures[p].spine_imaging in {"yes", "if-spine-reason"}
+            for p in ordered.candidates
+            if p in criteria.procedures
+        ):
+            kept.append(order)
+    return kept
 
 
 @bp.post("/cds-services/<service_id>")

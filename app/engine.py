@@ -341,7 +341,11 @@ def _considered(facts: PatientFacts, used: list[str]) -> list[dict[str, Any]]:
 def _agreed(
     criteria: Criteria, facts: PatientFacts, ordered: OrderedProcedure, leaves: list[Leaf]
 ) -> Assessment:
-    outcome = leaves[0].outcome
+    # Report a reading that assumes nothing unknown: modifiers true under only some readings are not reported.
+    common = set.intersection(*(set(leaf.outcome.modifiers) for leaf in leaves))
+    outcome = next((lf.outcome for lf in leaves if set(lf.outcome.modifiers) == common), leaves[0].outcome)
+    if set(outcome.modifiers) != common:
+        outcome.modifiers = tuple(m for m in outcome.modifiers if m in common)
     proc = criteria.procedures[outcome.procedure]
     branched = sorted(
         g

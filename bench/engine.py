@@ -9,9 +9,11 @@ from __future__ import annotations
 import cProfile
 import gc
 import json
+import math
 import pstats
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,9 @@ def default_criteria() -> Criteria:
     return load_criteria(str(REPO / "criteria"))
 
 
-def time_calls(fn: Callable[[], object], *, seconds: float, max_calls: int, min_calls: int = 3) -> dict[str, float]:
+def time_calls(
+    fn: Callable[[], object], *, seconds: float, max_calls: int, min_calls: int = 3
+) -> dict[str, float]:
     """Call ``fn`` until ``seconds`` have passed or ``max_calls`` were made (at least ``min_calls``).
 
     Returns calls, total seconds, mean and median microseconds per call. GC is collected before, not
@@ -55,6 +59,10 @@ def time_calls(fn: Callable[[], object], *, seconds: float, max_calls: int, min_
 
 def _payload(n_resources: int) -> bytes:
     return json.dumps(collection_bundle(n_resources), separators=(",", ":")).encode("utf-8")
+
+
+def _evaluate_bytes(payload: bytes, criteria: Criteria) -> list[dict[str, Any]]:
+    return evaluate_bundle(json.loads(payload), criteria, now=NOW)
 
 
 def _check_result(payload: bytes, criteria: Criteria) -> dict[str, Any]:
@@ -149,11 +157,9 @@ def bench_scale(
     for n in sizes:
         payload = _payload(n)
         _check_result(payload, criteria)
-        baseline = time_calls(lambda p=payload: json.loads(p), seconds=seconds_per_size / 4, max_calls=max_calls)
+        baseline = time_calls(partial(json.loads, payload), seconds=seconds_per_size / 4, max_calls=max_calls)
         engine = time_calls(
-            lambda p=payload: evaluate_bundle(json.loads(p), criteria, now=NOW),
-            seconds=seconds_per_size,
-            max_calls=max_calls,
+            partial(_evaluate_bytes, payload, criteria), seconds=seconds_per_size, max_calls=max_calls
         )
         rows.append(
             {
@@ -171,9 +177,9 @@ def bench_scale(
     # largest sizes against the per-resource cost at the largest.
     growth = []
     for a, b in zip(rows, rows[1:], strict=False):
-        import math
-
-        k = math.log(b["engine_median_us"] / a["engine_median_us"]) / math.log(b["resources"] / a["resources"])
+        k = math.log(b["engine_median_us"] / a["engine_median_us"]) / math.log(
+            b["resources"] / a["resources"]
+        )
         growth.append({"from": a["resources"], "to": b["resources"], "exponent": round(k, 2)})
     last_k = growth[-1]["exponent"] if growth else 1.0
     return {

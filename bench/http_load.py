@@ -17,9 +17,8 @@ from typing import Any
 
 from app import create_app
 from bench.loadgen import constant_rate
-from bench.patients import hook_request
-from bench.server import HOST, Gunicorn, post_json
-from bench.wsgi import HELLO_PATH
+from bench.patients import VARY_TOKEN, hook_request
+from bench.server import HELLO_PATH, HOST, Gunicorn, post_json
 
 ORDER_SELECT_PATH = "/cds-services/spine-auc-order-select"
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +31,20 @@ local f = assert(io.open("{body}", "rb"))
 wrk.body = f:read("*a")
 f:close()
 """
+
+# Every request a distinct prefetch: the 10-character token becomes a 10-digit counter (same length).
+_LUA_VARY = (
+    _LUA
+    + """
+local i, j = string.find(wrk.body, "{token}", 1, true)
+local prefix, suffix = string.sub(wrk.body, 1, i - 1), string.sub(wrk.body, j + 1)
+local counter = {start}
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, prefix .. string.format("%010d", counter) .. suffix)
+end
+"""
+)
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
@@ -74,12 +87,35 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(wrk: str, url: str, body_file: Path, *, seconds: int, connections: int = 8) -> dict[str, Any]:
+def run_wrk(
+    wrk: str,
+    url: str,
+    body_file: Path,
+    *,
+    seconds: int,
+    connections: int = 8,
+    vary_from: int | None = None,
+) -> dict[str, Any]:
+    """``wrk -t1 -c<connections> --latency`` POSTing the file; ``vary_from``: distinct bodies from that counter."""
     if not url.startswith(f"http://{HOST}:"):
         raise ValueError("wrk only targets loopback")
     script = body_file.with_suffix(".lua")
-    script.write_text(_LUA.format(body=str(body_file)))
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency", "-s", str(script), url]
+    if vary_from is None:
+        script.write_text(_LUA.format(body=str(body_file)))
+    else:
+        script.write_text(_LUA_VARY.format(body=str(body_file), token=VARY_TOKEN, start=vary_from))
+    cmd = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=True)
     return parse_wrk(done.stdout)
 
@@ -103,7 +139,10 @@ def sqlite_commit_baseline(directory: str, commits: int = 50) -> dict[str, float
         finally:
             db.close()
     ordered = sorted(samples[2:])
-    return {"median_ms": round(ordered[len(ordered) // 2] * 1000, 3), "p90_ms": round(ordered[int(0.9 * len(ordered))] * 1000, 3)}
+    return {
+        "median_ms": round(ordered[len(ordered) // 2] * 1000, 3),
+        "p90_ms": round(ordered[int(0.9 * len(ordered))] * 1000, 3),
+    }
 
 
 def profile_handler(body: bytes, *, calls: int = 100, top: int = 12) -> dict[str, Any]:
@@ -139,7 +178,11 @@ def profile_handler(body: bytes, *, calls: int = 100, top: int = 12) -> dict[str
                 }
             )
     wanted.sort(key=lambda row: row["cumulative_ms_per_request"], reverse=True)
-    return {"requests": calls, "unprofiled_ms_per_request": round(plain_ms, 3), "top_cumulative": wanted[:top]}
+    return {
+        "requests": calls,
+        "unprofiled_ms_per_request": round(plain_ms, 3),
+        "top_cumulative": wanted[:top],
+    }
 
 
 def _short(filename: str) -> str:
@@ -150,29 +193,61 @@ def _short(filename: str) -> str:
         return filename
 
 
+class _Counter:
+    """Distinct counter ranges for successive runs, so no run repeats a prefetch another run sent."""
+
+    def __init__(self) -> None:
+        self.next = 1
+
+    def take(self, n: int) -> int:
+        start, self.next = self.next, self.next + n
+        return start
+
+
 def bench_http(*, seconds: int = 8, load_seconds: float = 10.0, resources: int = 50) -> dict[str, Any]:
+    """Max req/s (wrk) of hello-JSON and of order-select, then open-loop p50/p99 at 70 % of the maximum.
+
+    order-select is measured twice: *distinct* (every request a new prefetch: nothing cached, the full
+    cost; this is the headline and what the targets are judged on) and *repeated* (the same request
+    again and again: the service's record and result caches answer).
+    """
     wrk = ensure_wrk()
     if wrk is None:
         return {"skipped": "wrk is not installed (apt-get install wrk) and could not be installed here"}
-    hook = hook_request("order-select", resources)
+    hook = hook_request("order-select", resources, vary=True)
     body = json.dumps(hook, separators=(",", ":")).encode("utf-8")
+    counter = _Counter()
     tmp = Path(tempfile.mkdtemp(prefix="spine-auc-bench-wrk-"))
     try:
         hello_file, hook_file = tmp / "hello.json", tmp / "order-select.json"
         hello_file.write_bytes(b"{}")
         hook_file.write_bytes(body)
         with Gunicorn() as server:
-            status, answer, _ = post_json(server.url(ORDER_SELECT_PATH), hook)
+            select_url = server.url(ORDER_SELECT_PATH)
+            status, answer, _ = post_json(select_url, hook)
             cards = answer.get("cards") if isinstance(answer, dict) else None
             if status != 200 or not cards:
                 raise RuntimeError(f"order-select answered {status}: {str(answer)[:300]}")
             # Warm both routes (imports, first SQLite writes), then measure.
             run_wrk(wrk, server.url(HELLO_PATH), hello_file, seconds=1)
-            run_wrk(wrk, server.url(ORDER_SELECT_PATH), hook_file, seconds=1)
+            run_wrk(wrk, select_url, hook_file, seconds=1, vary_from=counter.take(10**6))
             hello = run_wrk(wrk, server.url(HELLO_PATH), hello_file, seconds=seconds)
-            order_select = run_wrk(wrk, server.url(ORDER_SELECT_PATH), hook_file, seconds=seconds)
-            rate = 0.7 * order_select["requests_per_second"]
-            at_70 = constant_rate(HOST, server.port, ORDER_SELECT_PATH, body, rate=rate, duration=load_seconds)
+            distinct = run_wrk(wrk, select_url, hook_file, seconds=seconds, vary_from=counter.take(10**6))
+            repeated = run_wrk(wrk, select_url, hook_file, seconds=seconds)
+            rate = 0.7 * distinct["requests_per_second"]
+            at_70 = constant_rate(
+                HOST,
+                server.port,
+                ORDER_SELECT_PATH,
+                body,
+                rate=rate,
+                duration=load_seconds,
+                vary=(VARY_TOKEN, counter.take(10**6)),
+            )
+            rate_repeated = 0.7 * repeated["requests_per_second"]
+            at_70_repeated = constant_rate(
+                HOST, server.port, ORDER_SELECT_PATH, body, rate=rate_repeated, duration=load_seconds
+            )
         # Diagnostic (not the headline): the same service with its audit database on tmpfs, where fsync
         # is free, shows how much of the gap is waiting for the disk rather than CPU.
         on_tmpfs: dict[str, Any] | None = None
@@ -180,8 +255,9 @@ def bench_http(*, seconds: int = 8, load_seconds: float = 10.0, resources: int =
             shm = tempfile.mkdtemp(prefix="spine-auc-bench-", dir=TMPFS)
             try:
                 with Gunicorn(env={"SPINE_AUC_DATA_DIR": shm}) as server:
-                    run_wrk(wrk, server.url(ORDER_SELECT_PATH), hook_file, seconds=1)
-                    on_tmpfs = run_wrk(wrk, server.url(ORDER_SELECT_PATH), hook_file, seconds=seconds)
+                    url = server.url(ORDER_SELECT_PATH)
+                    run_wrk(wrk, url, hook_file, seconds=1, vary_from=counter.take(10**6))
+                    on_tmpfs = run_wrk(wrk, url, hook_file, seconds=seconds, vary_from=counter.take(10**6))
             finally:
                 shutil.rmtree(shm, ignore_errors=True)
         commit = sqlite_commit_baseline(tempfile.gettempdir())
@@ -189,7 +265,8 @@ def bench_http(*, seconds: int = 8, load_seconds: float = 10.0, resources: int =
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     summary = at_70.summary()
-    ratio = order_select["requests_per_second"] / hello["requests_per_second"]
+    hello_rps = hello["requests_per_second"]
+    ratio = distinct["requests_per_second"] / hello_rps
     return {
         "resources_in_prefetch": resources,
         "request_bytes": len(body),
@@ -197,12 +274,15 @@ def bench_http(*, seconds: int = 8, load_seconds: float = 10.0, resources: int =
         "first_card_summary": cards[0].get("summary"),
         "wrk_seconds": seconds,
         "hello_json": hello,
-        "order_select": order_select,
+        "order_select": distinct,
+        "order_select_repeated": repeated,
         "ratio_order_select_over_hello": round(ratio, 3),
+        "ratio_repeated_order_select_over_hello": round(repeated["requests_per_second"] / hello_rps, 3),
         "at_70_percent": summary,
+        "at_70_percent_repeated": at_70_repeated.summary(),
         "diagnostics": {
             "order_select_audit_db_on_tmpfs": on_tmpfs,
-            "ratio_tmpfs_order_select_over_hello": round(on_tmpfs["requests_per_second"] / hello["requests_per_second"], 3)
+            "ratio_tmpfs_order_select_over_hello": round(on_tmpfs["requests_per_second"] / hello_rps, 3)
             if on_tmpfs
             else None,
             "sqlite_wal_full_commit": commit,

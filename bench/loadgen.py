@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_IN_FLIGHT = 256
 
@@ -34,7 +35,7 @@ class LoadResult:
         index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
         return round(ordered[index], 2)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         return {
             "target_rate": round(self.rate, 1),
             "achieved_rate": round(self.completed / self.wall_seconds, 1) if self.wall_seconds else 0.0,
@@ -49,7 +50,9 @@ class LoadResult:
         }
 
 
-def build_request(host: str, port: int, path: str, body: bytes, content_type: str = "application/json") -> bytes:
+def build_request(
+    host: str, port: int, path: str, body: bytes, content_type: str = "application/json"
+) -> bytes:
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -70,7 +73,15 @@ async def _one(host: str, port: int, raw: bytes, timeout: float) -> int:
     return int(data[9:12])
 
 
-async def _run(host: str, port: int, raw: bytes, rate: float, duration: float, timeout: float) -> LoadResult:
+async def _run(
+    host: str,
+    port: int,
+    raw: bytes,
+    rate: float,
+    duration: float,
+    timeout: float,
+    vary: tuple[str, int] | None,
+) -> LoadResult:
     if host not in {"127.0.0.1", "localhost", "::1"}:
         raise ValueError("the load generator only targets loopback")
     total = int(rate * duration)
@@ -80,11 +91,18 @@ async def _run(host: str, port: int, raw: bytes, rate: float, duration: float, t
     start = loop.time() + 0.05
     tasks: list[asyncio.Task[None]] = []
 
-    async def fire(scheduled: float) -> None:
+    token_at = raw.find(vary[0].encode("ascii")) if vary else -1
+
+    def request_bytes(i: int) -> bytes:
+        if vary is None or token_at < 0:
+            return raw
+        return raw[:token_at] + f"{vary[1] + i:010d}".encode("ascii") + raw[token_at + len(vary[0]) :]
+
+    async def fire(scheduled: float, payload: bytes) -> None:
         async with gate:
             try:
-                status = await _one(host, port, raw, timeout)
-            except (OSError, asyncio.TimeoutError, ConnectionError, ValueError):
+                status = await _one(host, port, payload, timeout)
+            except (TimeoutError, OSError, ConnectionError, ValueError):
                 result.errors += 1
                 return
         result.latencies_ms.append((loop.time() - scheduled) * 1000.0)
@@ -100,7 +118,7 @@ async def _run(host: str, port: int, raw: bytes, rate: float, duration: float, t
             await asyncio.sleep(delay)
         if loop.time() > hard_stop:
             break
-        tasks.append(asyncio.create_task(fire(scheduled)))
+        tasks.append(asyncio.create_task(fire(scheduled, request_bytes(i))))
     remaining = max(0.1, hard_stop - loop.time())
     done, pending = await asyncio.wait(tasks, timeout=remaining) if tasks else (set(), set())
     for task in pending:
@@ -111,8 +129,22 @@ async def _run(host: str, port: int, raw: bytes, rate: float, duration: float, t
 
 
 def constant_rate(
-    host: str, port: int, path: str, body: bytes, *, rate: float, duration: float, timeout: float = 5.0
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    *,
+    rate: float,
+    duration: float,
+    timeout: float = 5.0,
+    vary: tuple[str, int] | None = None,
 ) -> LoadResult:
-    """Send ``rate`` requests per second for ``duration`` seconds (open loop); latencies from schedule."""
+    """Send ``rate`` requests per second for ``duration`` seconds (open loop); latencies from schedule.
+
+    ``vary=(token, start)``: the 10-character ``token`` in the body becomes a 10-digit counter from
+    ``start``, so every request differs (same length, so Content-Length holds).
+    """
+    if vary is not None and len(vary[0]) != 10:
+        raise ValueError("the vary token must be 10 characters (it becomes a 10-digit counter)")
     raw = build_request(host, port, path, body)
-    return asyncio.run(_run(host, port, raw, rate, duration, timeout))
+    return asyncio.run(_run(host, port, raw, rate, duration, timeout, vary))

@@ -66,7 +66,9 @@ def _condition(i: int, code: str, display: str, onset: str, status: str = "activ
             "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status}]
         },
         "verificationStatus": {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}
+            ]
         },
         "category": [
             {
@@ -212,8 +214,17 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def hook_request(hook: str, n: int | None, fhir_server: str | None = None) -> dict[str, Any]:
-    """A CDS Hooks request: ``n`` resources as full prefetch, or (``n`` None) no prefetch at all."""
+VARY_TOKEN = "BENCHVARY0"  # 10 characters; replaced by a 10-digit counter to make every prefetch distinct
+
+
+def hook_request(
+    hook: str, n: int | None, fhir_server: str | None = None, *, vary: bool = False
+) -> dict[str, Any]:
+    """A CDS Hooks request: ``n`` resources as full prefetch, or (``n`` None) no prefetch at all.
+
+    ``vary``: the Patient's given name is :data:`VARY_TOKEN`, for load generators to replace with a
+    counter so that no two requests share a prefetch (no cache of the service can answer them).
+    """
     body: dict[str, Any] = {
         "hook": hook,
         "hookInstance": str(uuid.UUID(int=0x42)),
@@ -231,6 +242,8 @@ def hook_request(hook: str, n: int | None, fhir_server: str | None = None) -> di
         by_type: dict[str, list[dict[str, Any]]] = {}
         for res in patient_resources(n):
             by_type.setdefault(res["resourceType"], []).append(res)
+        if vary:
+            by_type["Patient"][0]["name"] = [{"family": "Synthetic", "given": [VARY_TOKEN]}]
         body["prefetch"] = {
             "patient": by_type["Patient"][0],
             "conditions": _searchset(by_type.get("Condition", [])),

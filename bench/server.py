@@ -19,10 +19,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.wsgi import HELLO_PATH
-
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+HELLO_PATH = "/bench/hello"  # the baseline route that bench/wsgi.py adds to the app
 
 
 def free_port() -> int:
@@ -115,7 +114,9 @@ class Gunicorn:
 def post_json(url: str, body: Any, timeout: float = 30.0) -> tuple[int, Any, float]:
     """(status, parsed JSON, seconds) of one POST."""
     data = json.dumps(body).encode("utf-8") if not isinstance(body, bytes) else body
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"}, method="POST"
+    )
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:

@@ -13,8 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from app import create_app
 from app.logging_setup import configure_logging
-
-HELLO_PATH = "/bench/hello"
+from bench.server import HELLO_PATH
 
 hello = Blueprint("bench_hello", __name__)
 

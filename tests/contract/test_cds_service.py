@@ -446,3 +446,40 @@ def test_caches_can_be_switched_off(tmp_path: Path) -> None:
         assert client.post(SELECT, json=fixture_request("prefetch-full-rated-appropriate")).status_code == 200
     assert app.extensions["spine_auc.cds_result_cache"].hits == 0
     assert len(app.extensions["spine_auc.cds_record_cache"]) == 0
+
+
+def test_non_spine_order_without_prefetch_or_fhir_server_is_200_not_412(client: FlaskClient) -> None:
+    body = fixture_request("non-spine-order")
+    del body["prefetch"]
+    resp = client.post(SELECT, json=body)
+    assert resp.status_code == 200
+    assert resp.get_json() == {"cards": []}
+
+
+EXCHANGES = sorted((HOOKS / "exchanges").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXCHANGES, ids=[p.stem for p in EXCHANGES])
+def test_recorded_exchanges_meet_the_invariants_and_match_a_fresh_call(
+    client: FlaskClient, path: Path
+) -> None:
+    """The request/response pairs recorded over HTTP still satisfy every invariant, and today's service gives
+    the same status, summaries and ratings for the same request."""
+    exchange = json.loads(path.read_text())
+    fresh = client.post(f"/cds-services/{exchange['service']}", json=exchange["request"])
+    assert fresh.status_code == exchange["status"]
+    if exchange["status"] != 200:
+        assert exchange["response"]["resourceType"] == "OperationOutcome"
+        assert exchange["responseHeaders"]["Content-Type"].startswith("application/fhir+json")
+        return
+    check_response(exchange["response"], exchange["request"])
+    now = fresh.get_json()
+    assert [c["summary"] for c in now["cards"]] == [c["summary"] for c in exchange["response"]["cards"]]
+
+    def ratings(body: dict[str, Any]) -> list[str]:
+        return [
+            _ext(a["resource"], PAMA_RATING_URL)["valueCodeableConcept"]["coding"][0]["code"]  # type: ignore[index]
+            for a in body.get("systemActions", [])
+        ]
+
+    assert ratings(now) == ratings(exchange["response"])

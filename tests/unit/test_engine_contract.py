@@ -204,3 +204,18 @@ def test_empty_record_means_no_conditions_not_unknown(criteria):
     # back pain only from the order's reason: no onset → duration unknown, but V1/V2 agree (UNA)
     assert r["status"] == "rated" and r["category"] == "usually-not-appropriate"
     assert ICD in str(r["procedure"]) or r["procedure"]["id"] == "mri-lumbar-wo"
+
+
+def test_modifier_that_holds_only_under_some_readings_is_not_reported(criteria):
+    # Devices could not be fetched: MR safety unknown. V1 MRI is UNA with or without M1, so it is rated,
+    # but M1 (which would need an implant we do not know of) must not be reported.
+    r = run(
+        criteria,
+        order((CPT, "72148")),
+        patient(),
+        condition("c", "M54.50", onset="2026-10-20"),
+        unavailable={"Device"},
+    )
+    assert r["status"] == "rated" and r["category"] == "usually-not-appropriate"
+    assert r["modifiers"] == []
+    assert any("Device" in u for u in r["unknownsThatDidNotMatter"])
