@@ -82,9 +82,8 @@ SERVICES: dict[str, Service] = {
 
 REQUEST_SCHEMA = "cds-hook-request.schema.json"
 FEEDBACK_SCHEMA = "cds-feedback.schema.json"
-# Layering: only app.criteria imports jsonschema, so its (module-private) registry/validate helpers are
-# reused here instead of a second jsonschema importer. Loaded once at import.
-_SCHEMAS = criteria_module._registry(SCHEMA_DIR)
+# Layering: only app.criteria imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
+_SCHEMAS = criteria_module.SchemaSet(SCHEMA_DIR)
 
 _memory_lock = threading.Lock()
 
@@ -93,29 +92,31 @@ def _cfg(key: str, default: Any) -> Any:
     return current_app.config.get(key, default)
 
 
+@bp.record_once
+def _init_caches(state: Any) -> None:
+    """One record cache and one result cache per app, created when the blueprint is registered."""
+    config = state.app.config
+    state.app.extensions["spine_auc.cds_record_cache"] = RecordCache(
+        int(config.get("CDS_RECORD_CACHE_SIZE", 256))
+    )
+    state.app.extensions["spine_auc.cds_result_cache"] = LruCache[dict[str, Any]](
+        int(config.get("CDS_RESULT_CACHE_SIZE", 1024))
+    )
+
+
 def _record_cache() -> RecordCache:
-    cache = current_app.extensions.get("spine_auc.cds_record_cache")
-    if cache is None:
-        cache = RecordCache(int(_cfg("CDS_RECORD_CACHE_SIZE", 256)))
-        current_app.extensions["spine_auc.cds_record_cache"] = cache
+    cache: RecordCache = current_app.extensions["spine_auc.cds_record_cache"]
+    return cache
+
+
+def _result_cache() -> LruCache[dict[str, Any]]:
+    cache: LruCache[dict[str, Any]] = current_app.extensions["spine_auc.cds_result_cache"]
     return cache
 
 
 def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
     """(JSON path, message) for every way ``instance`` breaks one of our CDS Hooks schemas."""
-    problems: list[tuple[str, str]] = []
-    for line in criteria_module._validate(instance, schema_name, "", _SCHEMAS):
-        _label, path, message = line.split(":", 2)
-        problems.append((path, message.strip()))
-    return problems
-
-
-def _result_cache() -> LruCache[dict[str, Any]]:
-    cache = current_app.extensions.get("spine_auc.cds_result_cache")
-    if cache is None:
-        cache = LruCache[dict[str, Any]](int(_cfg("CDS_RESULT_CACHE_SIZE", 1024)))
-        current_app.extensions["spine_auc.cds_result_cache"] = cache
-    return cache
+    return _SCHEMAS.problems(schema_name, instance)
 
 
 def _validate(schema_name: str, instance: Any, what: str) -> None:
@@ -145,7 +146,9 @@ def _authenticate() -> ResponseReturnValue | None:
     g.cds_caller = None
     auth = current_app.extensions.get("spine_auc.cds_auth")
     if auth is not None:
-        g.cds_caller = auth.authenticate(request.headers.get("Authorization"), audience_url=_public_url())
+        g.cds_caller = auth.authenticate(
+            request.headers.get("Authorization"), audience_url=_public_url(), remote_addr=request.remote_addr
+        )
     return None
 
 

@@ -67,6 +67,27 @@ def check_criteria(directory: str | Path) -> list[str]:
 # --- schema validation -----------------------------------------------------------------------------------------
 
 
+class SchemaSet:
+    """The Draft 2020-12 schemas of one directory, with one reused registry (also for the CDS Hooks envelopes:
+    this module stays the only importer of jsonschema)."""
+
+    def __init__(self, directory: str | Path):
+        self._ctx = _registry(Path(directory))
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def problems(self, schema_name: str, instance: Any) -> list[tuple[str, str]]:
+        """(JSON path, message) for every way ``instance`` breaks the named schema."""
+        validator = self._validators.get(schema_name)
+        if validator is None:
+            registry, schemas = self._ctx
+            validator = Draft202012Validator(schemas[schema_name], registry=registry)
+            self._validators[schema_name] = validator
+        return [
+            (err.json_path, err.message)
+            for err in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        ]
+
+
 def _registry(schema_dir: Path) -> tuple[Registry, dict[str, dict[str, Any]]]:
     schemas: dict[str, dict[str, Any]] = {}
     registry: Registry = Registry()

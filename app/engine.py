@@ -244,22 +244,33 @@ def _row_for(criteria: Criteria, rows: tuple[Row, ...], proc: Procedure) -> Row 
     return None
 
 
+#: Above this many combinations of unknown facts, the engine stops enumerating and does not rate.
+MAX_READINGS = 256
+
+
+class _TooManyReadings(Exception):
+    pass
+
+
 def _explore(
     criteria: Criteria,
     facts: PatientFacts,
     ordered: OrderedProcedure,
     groups: dict[str, Any],
     assignment: dict[str, Any],
-) -> list[Leaf]:
+    leaves: list[Leaf],
+) -> None:
+    """Depth-first over the unknown groups a decision actually hinges on; appends one leaf per reading."""
     decision = _Decision(criteria, facts, ordered, assignment)
     try:
         outcome = decision.run()
     except _NeedGroup as need:
-        leaves = []
         for label, values in groups[need.group]:
-            leaves += _explore(criteria, facts, ordered, groups, {**assignment, need.group: (label, values)})
-        return leaves
-    return [Leaf({g: v[0] for g, v in assignment.items()}, outcome)]
+            _explore(criteria, facts, ordered, groups, {**assignment, need.group: (label, values)}, leaves)
+        return
+    if len(leaves) >= MAX_READINGS:
+        raise _TooManyReadings
+    leaves.append(Leaf({g: v[0] for g, v in assignment.items()}, outcome))
 
 
 def evaluate(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria) -> Assessment:
@@ -284,7 +295,16 @@ def evaluate(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria)
     groups: dict[str, Any] = {name: g.options for name, g in facts.groups.items()}
     groups["procedure"] = tuple((p.display, {"id": p.id}) for p in spine)
     first = {"procedure": groups["procedure"][0]} if len(spine) == 1 else {}
-    leaves = _explore(criteria, facts, ordered, groups, first)
+    leaves: list[Leaf] = []
+    try:
+        _explore(criteria, facts, ordered, groups, first, leaves)
+    except _TooManyReadings:
+        assessment = _insufficient(criteria, facts, ordered, leaves, spine)
+        assessment.text += (
+            f" (more than {MAX_READINGS} combinations of unknown facts; the possible answers listed are the "
+            "first ones enumerated)"
+        )
+        return assessment
     keys = {leaf.outcome.key() for leaf in leaves}
     if len(keys) == 1:
         return _agreed(criteria, facts, ordered, leaves)
@@ -298,6 +318,8 @@ def _reason_is_back_pain(facts: PatientFacts) -> bool:
 
 # --- assembling assessments ------------------------------------------------------------------------------------
 
+
+CONTRAST_ORDER = {"none": 0, "n/a": 1, "iv": 2, "iv-wo-w": 3, "intrathecal": 4, "intradiscal": 5}
 
 MEASURES = frozenset({"age", "duration", "management_weeks", "myelopathy_onset"})
 
@@ -507,10 +529,11 @@ def _alternatives(
                     0 if concrete.region == proc.region else 1,
                     criteria.rrl_rank(rrl),
                     0 if variant == -1 else 1,
+                    CONTRAST_ORDER.get(concrete.contrast, 9),  # on a tie, the less invasive study first
                 ),
             }
         )
-    out.sort(key=lambda a: cast(tuple[int, int, int, int], a["_sort"]))
+    out.sort(key=lambda a: cast(tuple[int, int, int, int, int], a["_sort"]))
     for a in out:
         del a["_sort"]
     return out

@@ -219,3 +219,36 @@ def test_modifier_that_holds_only_under_some_readings_is_not_reported(criteria):
     assert r["status"] == "rated" and r["category"] == "usually-not-appropriate"
     assert r["modifiers"] == []
     assert any("Device" in u for u in r["unknownsThatDidNotMatter"])
+
+
+def test_everything_unobtainable_stays_bounded_and_is_not_rated(criteria):
+    import time
+
+    sr = order((CPT, "72148"), reason="M54.50")
+    started = time.perf_counter()
+    r = run(
+        criteria,
+        sr,
+        unavailable={
+            "Patient",
+            "Condition",
+            "MedicationStatement",
+            "MedicationRequest",
+            "Procedure",
+            "Device",
+        },
+    )
+    assert r["status"] == "insufficient-data" and r["missing"]
+    assert time.perf_counter() - started < 2.0  # bounded enumeration (MAX_READINGS), not 2^N
+
+
+def test_equal_alternatives_list_the_non_contrast_study_first(criteria):
+    # V4 (cauda equina): MRI without, and without-and-with, are both usually appropriate with RRL O.
+    r = run(
+        criteria,
+        order((CPT, "72100")),
+        patient(),
+        condition("c", "M54.50", onset="2026-10-20"),
+        condition("ce", "G83.4", onset="2026-10-30"),
+    )
+    assert [a["procedure"]["id"] for a in r["alternatives"][:2]] == ["mri-lumbar-wo", "mri-lumbar-wo-w"]
