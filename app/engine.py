@@ -299,7 +299,7 @@ def evaluate(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria)
     try:
         _explore(criteria, facts, ordered, groups, first, leaves)
     except _TooManyReadings:
-        assessment = _insufficient(criteria, facts, ordered, leaves, spine)
+        assessment = _insufficient(criteria, facts, ordered, leaves, spine, truncated=True)
         assessment.text += (
             f" (more than {MAX_READINGS} combinations of unknown facts; the possible answers listed are the "
             "first ones enumerated)"
@@ -372,7 +372,7 @@ def _agreed(
     branched = sorted(
         g
         for g in {g for leaf in leaves for g in leaf.assignment if g != "procedure"}
-        if len({leaf.assignment.get(g) for leaf in leaves}) > 1
+        if truncated or len({leaf.assignment.get(g) for leaf in leaves}) > 1
     )
     not_mattering = [facts.groups[g].text for g in branched]
     if len(leaves) > 1 and len({leaf.outcome.procedure for leaf in leaves}) > 1:
@@ -545,6 +545,8 @@ def _insufficient(
     ordered: OrderedProcedure,
     leaves: list[Leaf],
     spine: list[Procedure],
+    *,
+    truncated: bool = False,
 ) -> Assessment:
     proc = spine[0]
     branched = [
