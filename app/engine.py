@@ -372,7 +372,7 @@ def _agreed(
     branched = sorted(
         g
         for g in {g for leaf in leaves for g in leaf.assignment if g != "procedure"}
-        if truncated or len({leaf.assignment.get(g) for leaf in leaves}) > 1
+        if len({leaf.assignment.get(g) for leaf in leaves}) > 1
     )
     not_mattering = [facts.groups[g].text for g in branched]
     if len(leaves) > 1 and len({leaf.outcome.procedure for leaf in leaves}) > 1:
@@ -552,7 +552,8 @@ def _insufficient(
     branched = [
         g
         for g in dict.fromkeys(g for leaf in leaves for g in leaf.assignment)
-        if len({leaf.assignment.get(g) for leaf in leaves}) > 1
+        if (truncated and (g != "procedure" or len(spine) > 1))
+        or len({leaf.assignment.get(g) for leaf in leaves}) > 1
     ]
     missing: list[dict[str, Any]] = []
     for group in branched:
