@@ -12,10 +12,9 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
+from tests.contract.cds_app import make_app
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT = "/cds-services/spine-auc-order-select"
@@ -30,17 +29,6 @@ ALLOWED_TOKENS = {
     "userPatientId",
     "userRelatedPersonId",
 }
-
-
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
-    config = {
-        "TESTING": True,
-        "DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}",
-        "BIND_HOST": "127.0.0.1",
-    }
-    config.update(overrides)
-    return create_app(config)
 
 
 @pytest.fixture

@@ -11,22 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app import create_app
 from app.cds_hooks import feedback_memory
+from tests.contract.cds_app import make_app
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT = "/cds-services/spine-auc-order-select"
-
-
-def make_app(tmp_path: Path) -> Flask:
-    return create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}",
-            "BIND_HOST": "127.0.0.1",
-        }
-    )
 
 
 @pytest.fixture

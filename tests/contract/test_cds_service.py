@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.cds_cards import PAMA_AUC_APPLIED_URL, PAMA_CONSULT_ID_URL, PAMA_RATING_SYSTEM, PAMA_RATING_URL
+from tests.contract.cds_app import make_app
 from tests.faultserver import FaultServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,19 +27,6 @@ CONTRACT_CASES = sorted(name for name, f in FIXTURES.items() if not f["expected"
 SELECT = "/cds-services/spine-auc-order-select"
 SIGN = "/cds-services/spine-auc-order-sign"
 PAMA_EXTENSIONS = {PAMA_RATING_URL, PAMA_CONSULT_ID_URL, PAMA_AUC_APPLIED_URL}
-
-
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
-    config = {
-        "TESTING": True,
-        "DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}",
-        "BIND_HOST": "127.0.0.1",
-        "FHIR_DEADLINE_SECONDS": 2.0,
-        "FHIR_TIMEOUT_SECONDS": 1.0,
-    }
-    config.update(overrides)
-    return create_app(config)
 
 
 @pytest.fixture
