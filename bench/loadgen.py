@@ -26,7 +26,9 @@ class LoadResult:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # seconds from start, per completed request
     wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the generator's own CPU time: it shares the machine with the server
 
     def percentile(self, p: float) -> float | None:
         if not self.latencies_ms:
@@ -34,6 +36,16 @@ class LoadResult:
         ordered = sorted(self.latencies_ms)
         index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
         return round(ordered[index], 2)
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Per second of the schedule: requests completed and their worst latency (stalls show here)."""
+        buckets: dict[int, list[float]] = {}
+        for at, latency in zip(self.sent_at, self.latencies_ms, strict=True):
+            buckets.setdefault(int(at), []).append(latency)
+        return [
+            {"second": sec, "completed": len(v), "max_ms": round(max(v), 1)}
+            for sec, v in sorted(buckets.items())
+        ]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -47,6 +59,10 @@ class LoadResult:
             "p90_ms": self.percentile(90),
             "p99_ms": self.percentile(99),
             "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
+            "per_second": self.timeline(),
+            "generator_cpu_cores": round(self.cpu_seconds / self.wall_seconds, 2)
+            if self.wall_seconds
+            else None,
         }
 
 
@@ -106,10 +122,11 @@ async def _run(
                 result.errors += 1
                 return
         result.latencies_ms.append((loop.time() - scheduled) * 1000.0)
+        result.sent_at.append(scheduled - start)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         result.completed += 1
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     hard_stop = start + duration + timeout + 5
     for i in range(total):
         scheduled = start + i / rate
@@ -125,6 +142,7 @@ async def _run(
         task.cancel()
     result.errors += len(pending)
     result.wall_seconds = time.perf_counter() - wall0
+    result.cpu_seconds = time.process_time() - cpu0
     return result
 
 
