@@ -8,6 +8,7 @@ Validation has two layers: each file against its Draft 2020-12 schema, then the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -373,6 +374,15 @@ def _build(raw: dict[str, Any]) -> Criteria:
         value_sets=value_sets,
         vs_exact={k: tuple(v) for k, v in vs_exact.items()},
         vs_prefix={s: {p: tuple(v) for p, v in d.items()} for s, d in vs_prefix.items()},
+        vs_name_patterns={
+            vs.id: re.compile(
+                r"(?<![a-z])(?:"
+                + "|".join(re.escape(n) for n in sorted(vs.names, key=len, reverse=True))
+                + r")(?![a-z])"
+            )
+            for vs in value_sets.values()
+            if vs.names
+        },
         thresholds={k: float(v["value"]) for k, v in thresholds.items()},
         threshold_texts={k: v["text"] for k, v in thresholds.items()},
         categories={c: settings["categories"][c] for c in CATEGORIES},

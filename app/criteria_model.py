@@ -5,6 +5,7 @@ Built once by :mod:`app.criteria` from the validated JSON files; never mutated a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,8 @@ class Criteria:
     vs_prefix: dict[str, dict[str, tuple[tuple[str, frozenset[str] | None, bool], ...]]] = field(
         default_factory=dict
     )
+    #: one whole-word alternation of ingredient names per value set that has names
+    vs_name_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]

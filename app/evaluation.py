@@ -6,16 +6,17 @@ patient resources are read as dicts (see :mod:`app.facts`).
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from app.criteria_model import Criteria
 from app.engine import evaluate
 from app.errors import InvalidInput
-from app.facts import build_facts, evaluation_date
+from app.facts import PatientFacts, build_facts, evaluation_date, ref_of
 from app.fhir_models import validate_service_request
 from app.orders import resolve_procedure
 from app.results import assessment_to_result
@@ -26,12 +27,17 @@ BUNDLE_TYPES = {"collection", "transaction", "searchset", "batch", "document", "
 
 @dataclass
 class PatientRecord:
-    """A patient's record as we obtained it. ``unavailable`` = types we could not get (facts become unknown)."""
+    """A patient's record as we obtained it. ``unavailable`` = types we could not get (facts become unknown).
+
+    Treat it as read-only once built: facts computed from it are memoised on it (``facts_cache``), so a record
+    reused for several orders, or for repeated CDS calls with an identical prefetch, is read only once.
+    """
 
     patient: dict[str, Any] | None = None
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
     issues: list[str] = field(default_factory=list)
+    facts_cache: dict[tuple[Any, ...], PatientFacts] = field(default_factory=dict, repr=False, compare=False)
 
 
 def split_input(resource: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -108,33 +114,55 @@ def _belongs_to(resource: dict[str, Any], patient_ref: str | None) -> bool:
     return True
 
 
+def _facts_for(
+    order: dict[str, Any], record: PatientRecord, criteria: Criteria, evaluation: date
+) -> PatientFacts:
+    """Facts for this order: they depend on the record, the order's subject and reasons, and the date only."""
+    subject = _subject(order)
+    reason_codes = [c for c in order.get("reasonCode", []) or [] if isinstance(c, dict)]
+    refs = [r.get("reference") for r in order.get("reasonReference", []) or [] if isinstance(r, dict)]
+    key = (
+        criteria.version,
+        evaluation,
+        subject,
+        json.dumps([reason_codes, refs], sort_keys=True) if (reason_codes or refs) else None,
+        ref_of(order) if (reason_codes or refs) else None,  # order reasons are evidence "ServiceRequest/<id>"
+    )
+    cached = record.facts_cache.get(key)
+    if cached is None:
+        resources = {
+            rtype: [r for r in items if isinstance(r, dict) and _belongs_to(r, subject)]
+            for rtype, items in record.resources.items()
+        }
+        skipped = sum(len(v) for v in record.resources.values()) - sum(len(v) for v in resources.values())
+        reasons = reason_codes + _reason_references(order, resources)
+        cached = build_facts(
+            criteria,
+            order=order,
+            order_reasons=reasons,
+            patient=record.patient,
+            resources=resources,
+            unavailable=set(record.unavailable),
+            evaluation=evaluation,
+        )
+        if skipped:
+            cached.issues.append(f"{skipped} resource(s) belong to another patient than {subject}; ignored")
+        cached.issues[:0] = record.issues
+        if len(record.facts_cache) >= 32:
+            record.facts_cache.clear()
+        record.facts_cache[key] = cached
+    # A shallow copy: the engine only reads facts; the issues list is the caller's own.
+    return replace(cached, issues=list(cached.issues))
+
+
 def evaluate_order(
     order: dict[str, Any], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """Evaluate one ServiceRequest; raises InvalidInput when the order is not a valid R4 ServiceRequest."""
     started = time.perf_counter()
     validate_service_request(order)
-    subject = _subject(order)
-    resources = {
-        rtype: [r for r in items if isinstance(r, dict) and _belongs_to(r, subject)]
-        for rtype, items in record.resources.items()
-    }
-    skipped = sum(len(v) for v in record.resources.values()) - sum(len(v) for v in resources.values())
-    reasons = [c for c in order.get("reasonCode", []) or [] if isinstance(c, dict)]
-    reasons += _reason_references(order, resources)
     evaluation = evaluation_date(order, now)
-    facts = build_facts(
-        criteria,
-        order=order,
-        order_reasons=reasons,
-        patient=record.patient,
-        resources=resources,
-        unavailable=set(record.unavailable),
-        evaluation=evaluation,
-    )
-    if skipped:
-        facts.issues.append(f"{skipped} resource(s) belong to another patient than {subject}; ignored")
-    facts.issues[:0] = record.issues
+    facts = _facts_for(order, record, criteria, evaluation)
     ordered = resolve_procedure(order, criteria)
     assessment = evaluate(ordered, facts, criteria)
     result = assessment_to_result(

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.criteria_model import Criteria, ValueSet
-from app.terminology import Match, codings_of, concept_tags, first_tag, match_any, match_names
+from app.terminology import Match, codings_of, concept_tags, first_tag, match_any, name_tags
 
 COUNTED_CLINICAL = {"active", "recurrence", "relapse"}
 NEVER_COUNTED_VERIFICATION = {"refuted", "entered-in-error"}
@@ -308,6 +308,9 @@ class FactBuilder:
         self.evaluation = evaluation
         self.t = criteria.thresholds
         self._tag_cache: dict[int, tuple[Any, dict[str, Match]]] = {}
+        self._conds: list[tuple[ConditionInfo, dict[str, Match]]] = []
+        self._meds: list[tuple[Interval, dict[str, Match], dict[str, Match]]] = []
+        self._procs: list[tuple[Interval, dict[str, Match]]] = []
         self._duration_cuts: list[tuple[float, str]] = []
         self._duration_assign: Callable[[float], dict[str, bool]] = lambda days: {}
 
@@ -322,13 +325,23 @@ class FactBuilder:
     def vsets(self, fact: str, key: str) -> list[ValueSet]:
         return [self.c.value_sets[v] for v in self.c.fact_sources.get(fact, {}).get(key, [])]
 
+    def prepare(self, rec: _Record) -> None:
+        """Tag every resource once; resources that belong to no value set are never looked at again."""
+        self._conds = [(c, t) for c in rec.conditions if (t := self.tags(c.code))]
+        self._meds: list[tuple[Interval, dict[str, Match], dict[str, Match]]] = []
+        for med in rec.medications:
+            code_tags = self.tags(med.concept)
+            names = name_tags(med.concept, self.c)
+            if code_tags or names:
+                self._meds.append((med, code_tags, names))
+        self._procs = [(p, t) for p in rec.procedures if (t := self.tags(p.concept))]
+
     def cond_matches(
         self, rec: _Record, fact: str, *, history: bool = False
     ) -> list[tuple[ConditionInfo, Match]]:
         current, hist = self.vsets(fact, "conditionValueSets"), self.vsets(fact, "historyValueSets")
         out = []
-        for cond in rec.conditions:
-            tags = self.tags(cond.code)
+        for cond, tags in self._conds:
             found = first_tag(tags, current) if cond.counted else None
             if found is None and cond.usable and (hist or history):
                 found = first_tag(tags, hist + (current if history else []))
@@ -341,17 +354,18 @@ class FactBuilder:
         return [ref for ref, concept in rec.reasons if first_tag(self.tags(concept), sets)]
 
     def med_matches(self, rec: _Record, fact: str) -> list[tuple[Interval, Match]]:
+        """Medications in the fact's value sets: by code, else (last resort, flagged) by ingredient name."""
         sets = self.vsets(fact, "medicationValueSets")
         out = []
-        for med in rec.medications:
-            found = first_tag(self.tags(med.concept), sets) or match_names(med.concept, sets)
+        for med, code_tags, names in self._meds:
+            found = first_tag(code_tags, sets) or first_tag(names, sets)
             if found:
                 out.append((med, found))
         return out
 
     def proc_matches(self, rec: _Record, fact: str) -> list[tuple[Interval, Match]]:
         sets = self.vsets(fact, "procedureValueSets")
-        return [(p, m) for p in rec.procedures if (m := first_tag(self.tags(p.concept), sets))]
+        return [(p, m) for p, tags in self._procs if (m := first_tag(tags, sets))]
 
     def build(
         self,
@@ -361,6 +375,7 @@ class FactBuilder:
         unavailable: set[str],
     ) -> PatientFacts:
         pf = PatientFacts(evaluation_date=self.evaluation, age=None, issues=issues)
+        self.prepare(rec)
         self._age(pf, patient, "Patient" in unavailable)
         simple = {
             "cauda_equina_suspected": "Condition",

@@ -144,3 +144,17 @@ def first_tag(tags: dict[str, Match], value_sets: Iterable[ValueSet]) -> Match |
         if vs.id in tags:
             return tags[vs.id]
     return None
+
+
+def name_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
+    """Value sets whose ingredient names appear (whole word) in the concept's text or displays."""
+    texts = [t.lower() for t in texts_of(concept)]
+    tags: dict[str, Match] = {}
+    if not texts:
+        return tags
+    for vs_id, pattern in criteria.vs_name_patterns.items():
+        for text in texts:
+            if pattern.search(text):
+                tags[vs_id] = Match(vs_id, "name", text)
+                break
+    return tags

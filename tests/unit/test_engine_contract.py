@@ -242,3 +242,16 @@ def test_equal_alternatives_list_the_non_contrast_study_first(criteria):
         condition("ce", "G83.4", onset="2026-10-30"),
     )
     assert [a["procedure"]["id"] for a in r["alternatives"][:2]] == ["mri-lumbar-wo", "mri-lumbar-wo-w"]
+
+
+def test_facts_are_computed_once_per_record_and_reasons_without_leaking_state(criteria):
+    bad = {"resourceType": "Condition", "id": "bad", "code": "M54.50"}
+    record = record_from_resources([patient(), CHRONIC_LBP, NAPROXEN_8W, bad])
+    first = evaluate_order(order((CPT, "72148")), record, criteria)
+    second = evaluate_order(order((CPT, "72100"), sid="sr2"), record, criteria)
+    assert len(record.facts_cache) == 1  # two orders, same subject, no reasons: one fact extraction
+    assert first["dataIssues"] == second["dataIssues"] and len(first["dataIssues"]) == 1
+    with_reason = evaluate_order(order((CPT, "72148"), sid="sr3", reason="G83.4"), record, criteria)
+    assert len(record.facts_cache) == 2
+    assert with_reason["variant"]["number"] == 4 and first["variant"]["number"] == 3
+    assert "ServiceRequest/sr3" in str(with_reason["reasons"])
