@@ -8,6 +8,8 @@ The baseline blueprint lives here, never in ``app/``.
 
 from __future__ import annotations
 
+import gc
+
 from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
 
@@ -28,6 +30,8 @@ def build_app() -> Flask:
     configure_logging()  # JSON log lines to stderr, as `spine-auc serve` does
     application = create_app()
     application.register_blueprint(hello)
+    gc.collect()
+    gc.freeze()  # as `spine-auc serve` does after building the app
     return application
 
 
