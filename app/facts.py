@@ -328,7 +328,7 @@ class FactBuilder:
     def prepare(self, rec: _Record) -> None:
         """Tag every resource once; resources that belong to no value set are never looked at again."""
         self._conds = [(c, t) for c in rec.conditions if (t := self.tags(c.code))]
-        self._meds: list[tuple[Interval, dict[str, Match], dict[str, Match]]] = []
+        self._meds = []
         for med in rec.medications:
             code_tags = self.tags(med.concept)
             names = name_tags(med.concept, self.c)
