@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from app.criteria_model import ICD10CM, Criteria, ValueSet
@@ -48,11 +46,6 @@ def texts_of(concept: Any) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=512)
-def _name_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])")
-
-
 def match_coding(system: str, code: str, vs: ValueSet) -> Match | None:
     norm = normalise_code(system, code)
     for excluded in vs.exclude_prefix.get(system, ()):
@@ -69,40 +62,20 @@ def match_coding(system: str, code: str, vs: ValueSet) -> Match | None:
     return None
 
 
-def match_names(concept: Any, value_sets: Iterable[ValueSet]) -> Match | None:
-    """Last resort: an ingredient name of a value set, whole-word, in the concept's text or displays."""
-    texts = [t.lower() for t in texts_of(concept)]
-    if not texts:
-        return None
-    for vs in value_sets:
-        for name in vs.names:
-            pattern = _name_pattern(name)
-            for text in texts:
-                if pattern.search(text):
-                    return Match(vs.id, "name", text)
-    return None
-
-
-def match_concept(concept: Any, vs: ValueSet, *, allow_names: bool = False) -> Match | None:
-    """First match of a CodeableConcept in a value set: by code, then (if allowed) by ingredient name."""
+def match_concept(concept: Any, vs: ValueSet) -> Match | None:
+    """First match of a CodeableConcept's codes in one value set (names: see :func:`name_tags`)."""
     for coding in codings_of(concept):
         system, code = coding.get("system"), coding.get("code")
         if isinstance(system, str) and isinstance(code, str):
             found = match_coding(system, code, vs)
             if found:
                 return found
-    if allow_names and vs.names:
-        for text in texts_of(concept):
-            lowered = text.lower()
-            for name in vs.names:
-                if _name_pattern(name).search(lowered):
-                    return Match(vs.id, "name", text)
     return None
 
 
-def match_any(concept: Any, value_sets: Iterable[ValueSet], *, allow_names: bool = False) -> Match | None:
+def match_any(concept: Any, value_sets: Iterable[ValueSet]) -> Match | None:
     for vs in value_sets:
-        found = match_concept(concept, vs, allow_names=allow_names)
+        found = match_concept(concept, vs)
         if found:
             return found
     return None
