@@ -255,3 +255,11 @@ def test_facts_are_computed_once_per_record_and_reasons_without_leaking_state(cr
     assert len(record.facts_cache) == 2
     assert with_reason["variant"]["number"] == 4 and first["variant"]["number"] == 3
     assert "ServiceRequest/sr3" in str(with_reason["reasons"])
+
+
+def test_back_pain_from_a_non_specific_code_only_is_flagged_as_weak_evidence(criteria):
+    r = run(criteria, order((CPT, "72148")), patient(), condition("c", "M54.9", onset="2026-10-20"))
+    back = next(x for x in r["reasons"] if x["fact"] == "back_pain")
+    assert "weak evidence" in back["text"]
+    specific = run(criteria, order((CPT, "72148")), patient(), condition("c", "M54.50", onset="2026-10-20"))
+    assert "weak evidence" not in next(x for x in specific["reasons"] if x["fact"] == "back_pain")["text"]
