@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Application factory: configuration, criteria (validated once), storage, blueprints, error handlers."""
-    from app import web_errors
-    from app.criteria import load_criteria
+    from app.criteria.loader import load_criteria
+    from app.web import handlers as web_errors
 
     app = Flask(__name__)
     app.config.update(load_config(test_config))
@@ -26,24 +26,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Audit store (SQLite WAL under DATA_DIR by default, PostgreSQL by URL) and the CDS client authenticator.
     from pathlib import Path
 
-    from app.auth import authenticator_from_config
-    from app.store import ConsultationStore
+    from app.security.cds_auth import authenticator_from_config
+    from app.store.consultations import ConsultationStore
 
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])
     app.extensions["spine_auc.store"] = store
     app.extensions["spine_auc.cds_auth"] = authenticator_from_config(app.config, store)
-    from app.consultations_api import bp as consultations_bp
+    from app.web.consultations import bp as consultations_bp
 
     app.register_blueprint(consultations_bp)
 
-    from app.health import bp as health_bp
+    from app.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)
-    from app.api import bp as api_bp
+    from app.web.api import bp as api_bp
 
     app.register_blueprint(api_bp)
-    from app.cds_hooks import bp as cds_hooks_bp
+    from app.cds.service import bp as cds_hooks_bp
 
     app.register_blueprint(cds_hooks_bp)
     # Blueprints of the API, the FHIR operation and CDS Hooks are registered below.

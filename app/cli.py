@@ -32,7 +32,7 @@ def criteria() -> None:
 @click.option("--dir", "directory", default=None, help="Criteria directory (default: the bundled criteria/).")
 def criteria_check(directory: str | None) -> None:
     """Validate every criteria file and the cross-references; print problems as file:json_path: message."""
-    from app.criteria import check_criteria, load_criteria
+    from app.criteria.loader import check_criteria, load_criteria
 
     path = _criteria_dir(directory)
     problems = check_criteria(path)
@@ -75,10 +75,10 @@ def evaluate(
     file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None
 ) -> None:
     """Evaluate the ServiceRequest(s) in FILE (a Bundle, or a bare ServiceRequest with --patient-bundle)."""
-    from app.criteria import load_criteria
+    from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+    from app.clinical.result import format_text
+    from app.criteria.loader import load_criteria
     from app.errors import CriteriaError, InvalidInput
-    from app.evaluation import evaluate_orders, record_from_resources, split_input
-    from app.results import format_text
 
     try:
         loaded = load_criteria(_criteria_dir(criteria_dir))
@@ -123,7 +123,7 @@ def store_purge(days: int | None) -> None:
     """Delete consultations and feedback older than the retention period (run it daily from cron)."""
     from pathlib import Path
 
-    from app.store import ConsultationStore
+    from app.store.consultations import ConsultationStore
 
     config = load_config()
     keep = int(config["RETENTION_DAYS"] if days is None else days)
@@ -155,9 +155,9 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         overrides["ALLOW_UNAUTHENTICATED"] = True
         os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
     os.environ["SPINE_AUC_BIND_HOST"] = host
-    from app.auth import check_startup_security
     from app.config import load_config
     from app.logging_setup import configure_logging
+    from app.security.cds_auth import check_startup_security
 
     configure_logging()
     log = logging.getLogger("spine_auc.serve")

@@ -9,8 +9,8 @@ import sys
 import click
 
 from app.errors import InvalidInput
-from app.fhir_client import FhirClient, FhirError
-from app.fixtures_loader import load_fixtures
+from app.fhir.client import FhirClient, FhirError
+from app.fhir.fixtures import load_fixtures
 
 
 @click.group()

@@ -17,9 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from app.criteria import load_criteria
-from app.criteria_model import Criteria
-from app.evaluation import evaluate_bundle
+from app.clinical.assessment import evaluate_bundle
+from app.criteria.loader import load_criteria
+from app.criteria.model import Criteria
 from bench.patients import collection_bundle
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """FHIR fallback benchmark: order-sign with no prefetch against sekmet-fhir holding the same patient.
 
-Baseline: each single FHIR query the service makes (the same URLs as ``app.fhir_client``:
+Baseline: each single FHIR query the service makes (the same URLs as ``app.fhir.client``:
 ``Patient/<id>`` and ``<Type>?patient=<id>&_count=100``), timed on its own from this process with a
 keep-alive session, as the service's pooled session does. The parallel fetch should cost about one round
 trip, so the target is: order-sign latency <= 1.5 x the slowest single query.
@@ -18,8 +18,8 @@ from typing import Any
 
 import requests
 
-from app.fhir_client import FhirClient
-from app.fixtures_loader import load_fixtures
+from app.fhir.client import FhirClient
+from app.fhir.fixtures import load_fixtures
 from bench.patients import PATIENT_ID, hook_request, patient_resources
 from bench.server import Gunicorn, post_json
 

@@ -319,7 +319,7 @@ COMBINATIONS = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# text patterns for code.text-only orders. Lower-case substrings, matched against " " + text + " " (app/orders.py
+# text patterns for code.text-only orders. Lower-case substrings, matched against " " + text + " " (app/clinical/orders.py
 # pads the text), so short tokens carry a leading space to avoid hits inside words ("suspect" ~ "spect", "ct "). Within each group, keys are listed
 # most-specific first (CTM before MYELO and CT, MRA before MR, complete/thoracic-and-lumbar before
 # lumbar/thoracic); contrast: iv-wo-w, then none, then iv; longer phrases first inside each list.

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from app import create_app
-from app.evaluation import evaluate_orders, record_from_resources, split_input
-from app.fhir_models import validate_guidance_response
+from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+from app.fhir.models import validate_guidance_response
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = ROOT / "fhir_fixtures" / "patients"

@@ -15,8 +15,8 @@ import pytest
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from app import web_errors
-from app.request_body import read_json_body
+from app.web import handlers as web_errors
+from app.web.body import read_json_body
 
 LIMIT = 1000
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.cds_hooks import feedback_memory
+from app.cds.service import feedback_memory
 from tests.contract.cds_app import make_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.cds_hooks import FEEDBACK_SCHEMA, REQUEST_SCHEMA, schema_problems
+from app.cds.service import FEEDBACK_SCHEMA, REQUEST_SCHEMA, schema_problems
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "fhir_fixtures" / "hooks" / "spec-examples"

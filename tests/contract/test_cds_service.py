@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.cds_cards import PAMA_AUC_APPLIED_URL, PAMA_CONSULT_ID_URL, PAMA_RATING_SYSTEM, PAMA_RATING_URL
+from app.cds.cards import PAMA_AUC_APPLIED_URL, PAMA_CONSULT_ID_URL, PAMA_RATING_SYSTEM, PAMA_RATING_URL
 from tests.contract.cds_app import make_app
 from tests.faultserver import FaultServer
 

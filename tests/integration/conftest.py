@@ -66,8 +66,8 @@ def fhir_base_url(fhir_server_timings: dict[str, float]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def loaded_fixtures_report(fhir_base_url: str) -> dict[str, Any]:
     """Load ``fhir_fixtures/patients/*.json`` once; the loader's report (counts, rejected resources)."""
-    from app.fhir_client import FhirClient
-    from app.fixtures_loader import load_fixtures
+    from app.fhir.client import FhirClient
+    from app.fhir.fixtures import load_fixtures
 
     if not PATIENT_FIXTURES.is_dir() or not any(PATIENT_FIXTURES.glob("*.json")):
         pytest.skip(f"no patient fixtures in {PATIENT_FIXTURES}")

@@ -22,8 +22,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app import create_app
-from app.fhir_client import client_for
-from app.fhir_models import validate_guidance_response
+from app.fhir.client import client_for
+from app.fhir.models import validate_guidance_response
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.cds_cards import PAMA_RATING_URL
-from app.fhir_client import FhirClient
+from app.cds.cards import PAMA_RATING_URL
+from app.fhir.client import FhirClient
 from tests.faultserver import FaultServer
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from app.fhir_client import FhirClient, FhirInvalidResponse, FhirNotFound, client_for
-from app.fixtures_loader import load_fixtures, transaction_for
+from app.fhir.client import FhirClient, FhirInvalidResponse, FhirNotFound, client_for
+from app.fhir.fixtures import load_fixtures, transaction_for
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ import requests
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from app import create_app
-from app.store import ConsultationStore
+from app.store.consultations import ConsultationStore
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.store import ConsultationStore
+from app.store.consultations import ConsultationStore
 from tests.pg import postgres_url  # noqa: F401  (session fixture)
 from tests.unit.test_store_suite import *  # noqa: F403  (the same test functions, collected here too)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.criteria import load_criteria
-from app.criteria_model import Criteria
+from app.criteria.loader import load_criteria
+from app.criteria.model import Criteria
 
 REPO = Path(__file__).resolve().parents[2]
 

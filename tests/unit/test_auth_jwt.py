@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from app import web_errors
-from app.auth import Caller, CdsAuthenticator, check_startup_security
 from app.errors import InvalidInput, Unauthorized
-from app.store import ConsultationStore
+from app.security.cds_auth import Caller, CdsAuthenticator, check_startup_security
+from app.store.consultations import ConsultationStore
+from app.web import handlers as web_errors
 
 ISS = "https://ehr.example.org"
 BASE = "https://cds.example.org/cds-services"
@@ -566,7 +566,7 @@ def test_flask_route_answers_bare_401_and_200(auth: CdsAuthenticator, keys: Keys
 
 
 def test_loopback_open_mode_refuses_non_loopback_peers(store: ConsultationStore) -> None:
-    from app.auth import authenticator_from_config
+    from app.security.cds_auth import authenticator_from_config
 
     auth = authenticator_from_config({"CDS_TRUSTED_ISSUERS": [], "BIND_HOST": "127.0.0.1"}, store)
     assert auth.authenticate(None, audience_url=SERVICE_URL, remote_addr="127.0.0.1") is None
@@ -585,7 +585,7 @@ def test_loopback_open_mode_refuses_non_loopback_peers(store: ConsultationStore)
 def test_with_issuers_a_token_is_required_even_from_loopback(
     jwks_file: str, store: ConsultationStore
 ) -> None:
-    from app.auth import authenticator_from_config
+    from app.security.cds_auth import authenticator_from_config
 
     auth = authenticator_from_config(
         {"CDS_TRUSTED_ISSUERS": [issuer(jwks_file)], "BIND_HOST": "127.0.0.1"}, store

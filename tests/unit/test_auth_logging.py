@@ -13,10 +13,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.auth import CdsAuthenticator
 from app.errors import Unauthorized
 from app.logging_setup import configure_logging, redact
-from app.store import ConsultationStore
+from app.security.cds_auth import CdsAuthenticator
+from app.store.consultations import ConsultationStore
 
 
 def test_json_line_carries_consultation_id_and_criteria_version() -> None:

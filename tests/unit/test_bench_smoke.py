@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from app.config import REPO_ROOT
-from app.criteria import load_criteria
-from app.criteria_model import Criteria
+from app.criteria.loader import load_criteria
+from app.criteria.model import Criteria
 from bench.engine import bench_engine, bench_scale, profile_engine
 from bench.http_load import parse_wrk
 from bench.patients import hook_request, patient_resources

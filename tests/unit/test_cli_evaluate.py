@@ -115,8 +115,8 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
 
     from sqlalchemy import update
 
-    from app import store_schema
-    from app.store import ConsultationStore
+    from app.store import tables as store_schema
+    from app.store.consultations import ConsultationStore
 
     monkeypatch.setenv("SPINE_AUC_DATA_DIR", str(tmp_path))
     url = f"sqlite:///{tmp_path / 'spine-auc.db'}"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from app.cli import main
-from app.criteria import check_criteria, load_criteria
+from app.criteria.loader import check_criteria, load_criteria
 from app.errors import CriteriaError
 
 

@@ -300,7 +300,7 @@ def test_combinations(procedures: dict[str, Any]) -> None:
 
 # --- text patterns
 def _first(group: dict[str, list[str]], text: str) -> str | None:
-    """How app/orders.py reads code.text: first key (file order) with a substring of " " + text + " "."""
+    """How app/clinical/orders.py reads code.text: first key (file order) with a substring of " " + text + " "."""
     t = " " + text.lower() + " "
     return next((key for key, pats in group.items() if any(p in t for p in pats)), None)
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from conftest import CPT, ICD, NCI, SNOMED, condition, med, order, patient
 
-from app.criteria_model import Criteria
-from app.evaluation import PatientRecord, evaluate_order, record_from_resources
-from app.fhir_client import DEFAULT_TYPES
+from app.clinical.assessment import PatientRecord, evaluate_order, record_from_resources
+from app.criteria.model import Criteria
+from app.fhir.client import DEFAULT_TYPES
 
 CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
 NAPROXEN_8W = med("ms-nap", "7258", start="2026-09-01")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.errors import InvalidInput
-from app.fhir_client import (
+from app.fhir.client import (
     FhirAuthError,
     FhirClient,
     FhirError,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from app.criteria import load_criteria
+from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_resources, split_input
+from app.criteria.loader import load_criteria
 from app.errors import InvalidInput
-from app.evaluation import PatientRecord, evaluate_orders, record_from_resources, split_input
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "r4_examples"

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from app.criteria import load_criteria
-from app.evaluation import evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+from app.criteria.loader import load_criteria
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fhir_fixtures"

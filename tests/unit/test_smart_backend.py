@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.fhir_client import FhirAuthError, FhirClient
-from app.smart_backend import ASSERTION_TYPE, SmartBackendTokenProvider
+from app.fhir.client import FhirAuthError, FhirClient
+from app.fhir.smart_backend import ASSERTION_TYPE, SmartBackendTokenProvider
 
 CLIENT_ID = "spine-auc-test"
 

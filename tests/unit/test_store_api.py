@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import web_errors
-from app.consultations_api import bp
-from app.store import ConsultationStore
+from app.store.consultations import ConsultationStore
+from app.web import handlers as web_errors
+from app.web.consultations import bp
 from tests.unit.test_store_suite import record, result
 
 

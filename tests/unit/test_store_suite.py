@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from app import store_schema
 from app.errors import InvalidInput
-from app.store import ConsultationStore, StoreError
+from app.store import tables as store_schema
+from app.store.consultations import ConsultationStore, StoreError
 
 
 @pytest.fixture

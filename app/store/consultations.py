@@ -21,8 +21,8 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app import store_schema as s
 from app.errors import InvalidInput, SpineAucError
+from app.store import tables as s
 
 MAX_PAGE = 200
 

@@ -704,7 +704,7 @@ def post_form(
 ) -> dict[str, Any]:
     """POST an ``application/x-www-form-urlencoded`` body and return the JSON object answer.
 
-    Used for OAuth token endpoints (``app.smart_backend``) so that only this module imports requests.
+    Used for OAuth token endpoints (``app.fhir.smart_backend``) so that only this module imports requests.
     No redirects are followed; errors map to the ``FhirError`` types (401/403/400 → ``FhirAuthError``).
     """
     session = session_for(url)

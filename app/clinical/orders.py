@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.criteria_model import Criteria
-from app.terminology import codings_of, normalise_code, texts_of
+from app.clinical.terminology import codings_of, normalise_code, texts_of
+from app.criteria.model import Criteria
 
 
 @dataclass(frozen=True)

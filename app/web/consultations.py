@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.errors import InvalidInput, NotFound
-from app.store import ConsultationStore
+from app.store.consultations import ConsultationStore
 
 bp = Blueprint("consultations", __name__, url_prefix="/api/v1/consultations")
 

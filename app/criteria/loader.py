@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from app.criteria_model import (
+from app.criteria.model import (
     BASE_FACTS,
     CATEGORIES,
     CodeEntry,
@@ -239,7 +239,7 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
 
 
 def _norm_code(system: str, code: str) -> str:
-    from app.terminology import normalise_code
+    from app.clinical.terminology import normalise_code
 
     return normalise_code(system, code)
 

@@ -1,6 +1,6 @@
 """The criteria as the engine sees them: frozen, indexed, standard library only.
 
-Built once by :mod:`app.criteria` from the validated JSON files; never mutated afterwards.
+Built once by :mod:`app.criteria.loader` from the validated JSON files; never mutated afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ CATEGORIES = (
     "usually-not-appropriate",
 )
 
-#: Facts computed by :mod:`app.facts` (derived and uncodable facts are declared in settings.json).
+#: Facts computed by :mod:`app.clinical.facts` (derived and uncodable facts are declared in settings.json).
 BASE_FACTS = frozenset(
     {
         "back_pain",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.criteria_model import ICD10CM, Criteria, ValueSet
+from app.criteria.model import ICD10CM, Criteria, ValueSet
 
 
 def normalise_code(system: str, code: str) -> str:

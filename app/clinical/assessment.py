@@ -1,7 +1,7 @@
 """The one question every caller asks: orders + patient record → results in the §7 contract.
 
 Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Orders are validated with the R4B models;
-patient resources are read as dicts (see :mod:`app.facts`).
+patient resources are read as dicts (see :mod:`app.clinical.facts`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from app.criteria_model import Criteria
-from app.engine import evaluate
+from app.clinical.engine import evaluate
+from app.clinical.facts import PatientFacts, build_facts, evaluation_date, ref_of
+from app.clinical.orders import resolve_procedure
+from app.clinical.result import assessment_to_result
+from app.criteria.model import Criteria
 from app.errors import InvalidInput
-from app.facts import PatientFacts, build_facts, evaluation_date, ref_of
-from app.fhir_models import validate_service_request
-from app.orders import resolve_procedure
-from app.results import assessment_to_result
+from app.fhir.models import validate_service_request
 
 PATIENT_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication")
 BUNDLE_TYPES = {"collection", "transaction", "searchset", "batch", "document", "message", None}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.fhir_client import FhirClient, FhirError, FhirHTTPError
+from app.fhir.client import FhirClient, FhirError, FhirHTTPError
 
 _ID_OK = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from app.errors import InvalidInput, Unauthorized
-from app.jwks import Fetcher, JwksCache, JwksError
+from app.security.jwks import Fetcher, JwksCache, JwksError
 
 log = logging.getLogger("spine_auc.auth")
 

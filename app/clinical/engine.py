@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from app.criteria_model import Criteria, Expr, Procedure, Row, Topic
-from app.facts import Fact, PatientFacts
-from app.orders import OrderedProcedure
+from app.clinical.facts import Fact, PatientFacts
+from app.clinical.orders import OrderedProcedure
+from app.criteria.model import Criteria, Expr, Procedure, Row, Topic
 
 
 class _NeedGroup(Exception):
@@ -58,7 +58,7 @@ class Leaf:
 
 @dataclass
 class Assessment:
-    """What the engine decided for one order (rendered to the §7 contract by :mod:`app.results`)."""
+    """What the engine decided for one order (rendered to the §7 contract by :mod:`app.clinical.result`)."""
 
     status: str
     procedure: Procedure | None
@@ -274,7 +274,7 @@ def _explore(
 
 
 def evaluate(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria) -> Assessment:
-    """Decide one order. ``ordered`` comes from :func:`app.orders.resolve_procedure`."""
+    """Decide one order. ``ordered`` comes from :func:`app.clinical.orders.resolve_procedure`."""
     if not ordered.candidates:
         return Assessment("not-applicable", None, ordered, text=ordered.detail)
     procs = [criteria.procedures[p] for p in ordered.candidates]

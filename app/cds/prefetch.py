@@ -11,7 +11,7 @@ an OperationOutcome (or a Bundle with an   the client failed: fetch from ``fhirS
 error OperationOutcome entry), key absent
 =========================================  ===========================================================
 
-Fetching uses ``app.fhir_client.FhirClient`` with the ``fhirAuthorization`` bearer token (never
+Fetching uses ``app.fhir.client.FhirClient`` with the ``fhirAuthorization`` bearer token (never
 logged, never stored: it lives only in the arguments of one call). Types in ``REQUIRED_TYPES`` that
 cannot be obtained raise ``DataRequired`` (HTTP 412); the others become ``unavailable`` in the record,
 so the facts that depend on them are *unknown* and the engine says so.
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from app.clinical.assessment import PatientRecord, record_from_resources
 from app.errors import DataRequired, SpineAucError, UpstreamError
-from app.evaluation import PatientRecord, record_from_resources
 
 log = logging.getLogger("spine_auc.clinical_context")
 
@@ -235,13 +235,13 @@ def default_fetcher(
     timeout_seconds: float,
     page_cap: int,
 ) -> FetchFn:
-    """Build the fetch function on ``app.fhir_client.FhirClient`` (imported lazily: only web calls need it).
+    """Build the fetch function on ``app.fhir.client.FhirClient`` (imported lazily: only web calls need it).
 
     The client's own errors become ``UpstreamError`` here; their messages never carry the token.
     """
 
     def fetch(patient_id: str, types: list[str]) -> Any:
-        from app import fhir_client
+        from app.fhir import client as fhir_client
 
         client = fhir_client.FhirClient(
             fhir_server,

@@ -374,7 +374,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/consultations": {
         "get": {
             "operationId": "listConsultations",
-            "summary": "List stored consultations (served by app/consultations_api.py)",
+            "summary": "List stored consultations (served by app/web/consultations.py)",
             "parameters": [
                 {"name": "patient", "in": "query", "schema": {"type": "string"}},
                 {"name": "order", "in": "query", "schema": {"type": "string"}},
@@ -393,7 +393,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/consultations/{consultation_id}": {
         "get": {
             "operationId": "getConsultation",
-            "summary": "A stored consultation by its id (served by app/consultations_api.py)",
+            "summary": "A stored consultation by its id (served by app/web/consultations.py)",
             "parameters": [
                 {"name": "consultation_id", "in": "path", "required": True, "schema": {"type": "string"}}
             ],

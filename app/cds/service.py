@@ -27,9 +27,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app import cds_cards
-from app import criteria as criteria_module
-from app.clinical_context import (
+from app.cds import cards as cds_cards
+from app.cds.prefetch import (
     LruCache,
     RecordCache,
     build_record,
@@ -37,11 +36,12 @@ from app.clinical_context import (
     discovery_prefetch,
     read_prefetch,
 )
+from app.clinical.assessment import PatientRecord, evaluate_orders
+from app.clinical.orders import resolve_procedure
+from app.criteria import loader as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
-from app.evaluation import PatientRecord, evaluate_orders
-from app.fhir_models import validate_service_request
-from app.orders import resolve_procedure
-from app.request_body import read_json_body
+from app.fhir.models import validate_service_request
+from app.web.body import read_json_body
 
 log = logging.getLogger("spine_auc.cds_hooks")
 
@@ -82,7 +82,7 @@ SERVICES: dict[str, Service] = {
 
 REQUEST_SCHEMA = "cds-hook-request.schema.json"
 FEEDBACK_SCHEMA = "cds-feedback.schema.json"
-# Layering: only app.criteria imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
+# Layering: only app.criteria.loader imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
 _SCHEMAS = criteria_module.SchemaSet(SCHEMA_DIR)
 
 _memory_lock = threading.Lock()

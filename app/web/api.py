@@ -19,9 +19,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_resources, split_input
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType, UpstreamError
-from app.evaluation import PatientRecord, evaluate_orders, record_from_resources, split_input
-from app.fhir_client import (
+from app.fhir.client import (
     FhirAuthError,
     FhirClient,
     FhirError,
@@ -30,10 +30,10 @@ from app.fhir_client import (
     FhirUnavailable,
     client_for,
 )
-from app.fhir_models import validate_guidance_response, validate_service_request
-from app.guidance_response import guidance_bundle, to_guidance_response
-from app.openapi import build_openapi
-from app.request_body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
+from app.fhir.guidance import guidance_bundle, to_guidance_response
+from app.fhir.models import validate_guidance_response, validate_service_request
+from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
+from app.web.openapi import build_openapi
 
 log = logging.getLogger("spine_auc.api")
 

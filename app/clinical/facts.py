@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.criteria_model import Criteria, ValueSet
-from app.terminology import Match, codings_of, concept_tags, first_tag, match_any, name_tags
+from app.clinical.terminology import Match, codings_of, concept_tags, first_tag, match_any, name_tags
+from app.criteria.model import Criteria, ValueSet
 
 COUNTED_CLINICAL = {"active", "recurrence", "relapse"}
 NEVER_COUNTED_VERIFICATION = {"refuted", "entered-in-error"}
@@ -301,7 +301,7 @@ def _safe(
 
 
 class FactBuilder:
-    """Computes every base fact of :data:`app.criteria_model.BASE_FACTS` for one order and record."""
+    """Computes every base fact of :data:`app.criteria.model.BASE_FACTS` for one order and record."""
 
     def __init__(self, criteria: Criteria, evaluation: date):
         self.c = criteria

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from app.criteria_model import Criteria
-from app.engine import Assessment
-from app.facts import PatientFacts, ref_of
+from app.clinical.engine import Assessment
+from app.clinical.facts import PatientFacts, ref_of
+from app.criteria.model import Criteria
 
 
 def assessment_to_result(

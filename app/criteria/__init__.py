@@ -1,0 +1,1 @@
+"""Clinical content as data: load and validate the criteria files, and their typed model."""

@@ -1,0 +1,1 @@
+"""The consultation audit store: tables and their upgrades, reads and writes."""
