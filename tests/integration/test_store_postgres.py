@@ -1,4 +1,4 @@
-"""The whole store suite (tests/unit/test_store_suite.py) again, on a real PostgreSQL server."""
+"""The whole store suite (tests/unit/store/test_store_suite.py) again, on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from app.store.consultations import ConsultationStore
 from tests.pg import postgres_url  # noqa: F401  (session fixture)
-from tests.unit.test_store_suite import *  # noqa: F403  (the same test functions, collected here too)
+from tests.unit.store.test_store_suite import *  # noqa: F403  (the same test functions, collected here too)
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from app.store.consultations import ConsultationStore
 from app.web import handlers as web_errors
 from app.web.consultations import bp
-from tests.unit.test_store_suite import record, result
+from tests.unit.store.test_store_suite import record, result
 
 
 @pytest.fixture

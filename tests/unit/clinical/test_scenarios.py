@@ -23,7 +23,7 @@ import pytest
 from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
 from app.criteria.loader import load_criteria
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fhir_fixtures"
 SCENARIOS: list[dict[str, Any]] = json.loads((ROOT / "tests" / "scenarios" / "scenarios.json").read_text())
 STATUSES = {"rated", "insufficient-data", "no-criteria", "not-applicable"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-CRITERIA = Path(__file__).resolve().parents[2] / "criteria"
+CRITERIA = Path(__file__).resolve().parents[3] / "criteria"
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"

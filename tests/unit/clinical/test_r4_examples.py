@@ -18,7 +18,7 @@ from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_
 from app.criteria.loader import load_criteria
 from app.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "tests" / "r4_examples"
 RECORD_TYPES = (
     "Patient",
