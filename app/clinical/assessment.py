@@ -21,7 +21,10 @@ from app.criteria.model import Criteria
 from app.errors import InvalidInput
 from app.fhir.models import validate_service_request
 
-PATIENT_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication")
+# The patient's resource types a record is made of (the one list: the FHIR fetch and the CDS prefetch
+# templates derive from it). Medications come along by reference, so they are grouped but never asked for.
+RECORD_TYPES = ("Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device")
+PATIENT_TYPES = (*RECORD_TYPES[1:], "Medication")
 BUNDLE_TYPES = {"collection", "transaction", "searchset", "batch", "document", "message", None}
 
 

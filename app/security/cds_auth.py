@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from app.errors import InvalidInput, Unauthorized
-from app.security.jwks import Fetcher, JwksCache, JwksError
+from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 
 log = logging.getLogger("spine_auc.auth")
 
@@ -233,7 +233,7 @@ class CdsAuthenticator:
         try:
             claims = jwt.decode(
                 token,
-                key=key.key,
+                key=key.jwk.key,
                 algorithms=[alg],
                 audience=_expected_audiences(issuer, audience_url),
                 issuer=iss,
@@ -263,7 +263,7 @@ class CdsAuthenticator:
             fhir_servers=issuer.fhir_servers,
         )
 
-    def _find_key(self, issuer: IssuerConfig, kid: str, jku: Any) -> jwt.PyJWK:
+    def _find_key(self, issuer: IssuerConfig, kid: str, jku: Any) -> SigningKey:
         try:
             if jku is not None:
                 if not isinstance(jku, str):
@@ -290,14 +290,13 @@ class CdsAuthenticator:
             raise self._refuse("unknown kid", iss=issuer.iss, kid=kid)
         return key
 
-    def _check_key_matches(self, key: jwt.PyJWK, alg: str, iss: str, kid: str) -> None:
+    def _check_key_matches(self, key: SigningKey, alg: str, iss: str, kid: str) -> None:
         """The key, not the token, decides what verifies: kty/crv (and the JWK's own alg) must fit ``alg``."""
-        jwk_alg = key._jwk_data.get("alg")
-        if jwk_alg is not None and jwk_alg != alg:
+        if key.alg is not None and key.alg != alg:
             raise self._refuse("alg differs from the key's alg", iss=iss, kid=kid)
-        if key.key_type != _KEY_FAMILY.get(alg[:2]):
+        if key.jwk.key_type != _KEY_FAMILY.get(alg[:2]):
             raise self._refuse("key type does not fit alg", iss=iss, kid=kid)
-        if alg in _EC_CURVE and key._jwk_data.get("crv") != _EC_CURVE[alg]:
+        if alg in _EC_CURVE and key.crv != _EC_CURVE[alg]:
             raise self._refuse("curve does not fit alg", iss=iss, kid=kid)
 
     def check_fhir_server(self, caller: Caller | None, fhir_server: str | None) -> None:

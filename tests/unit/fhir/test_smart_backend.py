@@ -21,7 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.fhir.client import FhirAuthError, FhirClient
+from app.fhir.client import FhirClient
+from app.fhir.errors import FhirAuthError
 from app.fhir.smart_backend import ASSERTION_TYPE, SmartBackendTokenProvider
 
 CLIENT_ID = "spine-auc-test"
