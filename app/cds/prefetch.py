@@ -229,13 +229,15 @@ def build_record(
     *,
     fetch: FetchFn | None,
     cache: RecordCache | None = None,
+    outcome: PrefetchOutcome | None = None,
 ) -> tuple[PatientRecord, dict[str, Any]]:
     """Return the PatientRecord and a small report (``source``: cache / prefetch / fetched, types fetched).
 
     ``fetch`` is ``None`` when the request gave no ``fhirServer``: then any type the prefetch does not
-    cover is unobtainable (412 if required).
+    cover is unobtainable (412 if required). ``outcome`` is ``read_prefetch(prefetch)`` when the caller
+    already has it (the prefetch is read once per call).
     """
-    outcome = read_prefetch(prefetch)
+    outcome = outcome or read_prefetch(prefetch)
     info: dict[str, Any] = {"source": "prefetch", "fetched": [], "unavailable": [], "key": None}
     if not outcome.to_fetch:
         key = prefetch_cache_key(patient_id, prefetch)

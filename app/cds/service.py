@@ -13,6 +13,7 @@ configured; results go to ``app.extensions["spine_auc.store"]`` before the respo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -36,8 +37,8 @@ from app.cds.prefetch import (
     discovery_prefetch,
     read_prefetch,
 )
-from app.clinical.assessment import PatientRecord, evaluate_orders
-from app.clinical.orders import resolve_procedure
+from app.clinical.assessment import PatientRecord, evaluate_resolved
+from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.criteria import loader as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.models import validate_service_request
@@ -82,8 +83,13 @@ SERVICES: dict[str, Service] = {
 
 REQUEST_SCHEMA = "cds-hook-request.schema.json"
 FEEDBACK_SCHEMA = "cds-feedback.schema.json"
-# Layering: only app.criteria.loader imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
-_SCHEMAS = criteria_module.SchemaSet(SCHEMA_DIR)
+
+
+@functools.cache
+def _schemas() -> criteria_module.SchemaSet:
+    """Our CDS Hooks envelope schemas, loaded on first use (not at import) and kept for the process."""
+    return criteria_module.SchemaSet(SCHEMA_DIR)
+
 
 _memory_lock = threading.Lock()
 
@@ -116,7 +122,7 @@ def _result_cache() -> LruCache[dict[str, Any]]:
 
 def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
     """(JSON path, message) for every way ``instance`` breaks one of our CDS Hooks schemas."""
-    return _SCHEMAS.problems(schema_name, instance)
+    return _schemas().problems(schema_name, instance)
 
 
 def _validate(schema_name: str, instance: Any, what: str) -> None:
@@ -215,37 +221,57 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
     return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
 
 
-def _evaluate(orders: list[dict[str, Any]], record: PatientRecord, criteria: Any) -> list[tuple[dict, dict]]:
-    """(result, order) pairs; an order the core cannot read is skipped (no card), never a 400 for the hook."""
-    try:
-        return list(zip(evaluate_orders(orders, record, criteria), orders, strict=True))
-    except InvalidInput:
-        pass
-    pairs: list[tuple[dict, dict]] = []
+Pair = tuple[dict[str, Any], dict[str, Any]]  # (result, order)
+Readable = tuple[dict[str, Any], OrderedProcedure]  # (order, its procedure)
+
+
+def _readable_orders(orders: list[dict[str, Any]], criteria: Any) -> list[Readable]:
+    """Each order validated (valid R4) and resolved once; an unreadable one is skipped (no card, no 400)."""
+    readable: list[Readable] = []
     for order in orders:
         try:
-            results = evaluate_orders([order], record, criteria)
+            validate_service_request(order)
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
-        pairs.extend((r, order) for r in results)
-    return pairs
+        readable.append((order, resolve_procedure(order, criteria)))
+    return readable
+
+
+def _may_be_spine(ordered: OrderedProcedure, criteria: Any) -> bool:
+    """From the order alone: a catalogue procedure whose ``spineImaging`` is ``yes`` or ``if-spine-reason``."""
+    return any(
+        criteria.procedures[p].spine_imaging in {"yes", "if-spine-reason"}
+        for p in ordered.candidates
+        if p in criteria.procedures
+    )
+
+
+def _evaluate(
+    order: dict[str, Any], ordered: OrderedProcedure, record: PatientRecord, criteria: Any
+) -> list[Pair]:
+    """[(result, order)], or [] when the core cannot read the order (no card, never a 400 for the hook)."""
+    try:
+        return [(evaluate_resolved(order, ordered, record, criteria), order)]
+    except InvalidInput as err:
+        log.info("draft order %s skipped: %s", order.get("id"), err.message)
+        return []
 
 
 def _evaluate_cached(
-    orders: list[dict[str, Any]], record: PatientRecord, criteria: Any, record_key: str | None
-) -> list[tuple[dict, dict]]:
+    orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None
+) -> list[Pair]:
     """Evaluate, reusing the result of an identical (prefetch, order, criteria version, day) seen before.
 
     Only records built from prefetch alone have a key (fetched data is always evaluated afresh). A reused
     result gets a fresh consultation id: every call is its own consultation in the audit trail.
     """
     if record_key is None:
-        return _evaluate(orders, record, criteria)
+        return [pair for order, ordered in orders for pair in _evaluate(order, ordered, record, criteria)]
     cache = _result_cache()
     day = datetime.now(UTC).date().isoformat()
-    pairs: list[tuple[dict, dict]] = []
-    for order in orders:
+    pairs: list[Pair] = []
+    for order, ordered in orders:
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
             "|".join((record_key, str(getattr(criteria, "version", "")), day, canonical)).encode()
@@ -256,30 +282,19 @@ def _evaluate_cached(
             result = {**cached, "consultationId": f"urn:uuid:{uuid.uuid4()}"}
             pairs.append((result, order))
             continue
-        fresh = _evaluate([order], record, criteria)
+        fresh = _evaluate(order, ordered, record, criteria)
         for result, _order in fresh:
             cache.put(key, dict(result))
         pairs.extend(fresh)
     return pairs
 
 
-def _spine_orders(orders: list[dict[str, Any]], criteria: Any) -> list[dict[str, Any]]:
-    """Orders that may be spine imaging, decided from the order alone (valid R4, a catalogue procedure whose
-    ``spineImaging`` is ``yes`` or ``if-spine-reason``). Cheap: no patient data, no engine run."""
-    kept = []
-    for order in orders:
-        try:
-            validate_service_request(order)
-        except InvalidInput:
-            continue  # unreadable: skipped (no card), never a 400 for the hook
-        ordered = resolve_procedure(order, criteria)
-        if any(
-            criteria.procedures[p].spine_imaging in {"yes", "if-spine-reason"}
-            for p in ordered.candidates
-            if p in criteria.procedures
-        ):
-            kept.append(order)
-    return kept
+def _with_card_ids(result: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
+    """The result as recorded: with its card's uuid (and its suggestions'), so feedback ties to a consultation."""
+    if card is None:
+        return result
+    suggestions = [s["uuid"] for s in card.get("suggestions", [])]
+    return {**result, "cdsCard": {"uuid": card["uuid"], "suggestions": suggestions}}
 
 
 @bp.post("/cds-services/<service_id>")
@@ -298,11 +313,12 @@ def call_service(service_id: str) -> ResponseReturnValue:
     context = body["context"]
     patient_id: str = context["patientId"]
     criteria = current_app.extensions["spine_auc.criteria"]
-    orders = _draft_orders(context, service.hook)
-    if orders and read_prefetch(body.get("prefetch")).to_fetch:
+    prefetch = read_prefetch(body.get("prefetch"))
+    orders = _readable_orders(_draft_orders(context, service.hook), criteria)
+    if prefetch.to_fetch:
         # Data would have to be fetched: first drop orders that are not spine imaging (routing needs only the
         # order), so a call with nothing to rate never touches the FHIR server and never gets a 412.
-        orders = _spine_orders(orders, criteria)
+        orders = [(order, ordered) for order, ordered in orders if _may_be_spine(ordered, criteria)]
     if not orders:
         return jsonify({"cards": []})  # nothing to rate: no patient data needed, no 412
 
@@ -320,19 +336,21 @@ def call_service(service_id: str) -> ResponseReturnValue:
             timeout_seconds=float(_cfg("FHIR_TIMEOUT_SECONDS", 5.0)),
             page_cap=int(_cfg("FHIR_PAGE_CAP", 50)),
         )
-    record, info = build_record(patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache())
-    pairs = _evaluate_cached(orders, record, criteria, info["key"])
-    response = cds_cards.build_response(
-        pairs,
-        legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True)),
-        default_source_label=str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)")),
+    record, info = build_record(
+        patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache(), outcome=prefetch
     )
+    pairs = _evaluate_cached(orders, record, criteria, info["key"])
+    label = str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)"))
+    cards = [cds_cards.card_for(result, order, default_source_label=label) for result, order in pairs]
+    response = cds_cards.build_response(
+        pairs, cards, legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True))
+    )
+    recorded = [_with_card_ids(result, card) for (result, _order), card in zip(pairs, cards, strict=True)]
     latency_ms = (time.perf_counter() - started) * 1000.0
-    _link_cards(pairs, response)
     store = current_app.extensions.get("spine_auc.store")
     if store is not None:
         store.record_consultations(
-            [r for r, _ in pairs],
+            recorded,
             hook_instance=body["hookInstance"],
             request_id=None,
             caller_iss=_caller_attr("iss"),
@@ -352,21 +370,6 @@ def call_service(service_id: str) -> ResponseReturnValue:
         latency_ms,
     )
     return jsonify(response)
-
-
-def _link_cards(pairs: list[tuple[dict, dict]], response: dict[str, Any]) -> None:
-    """Record each card's uuid (and its suggestions') in its result, so feedback can be tied to a consultation."""
-    cards = iter(response["cards"])
-    for result, _order in pairs:
-        if result.get("status") not in {"rated", "insufficient-data", "no-criteria"}:
-            continue
-        card = next(cards, None)
-        if card is None:
-            return
-        result["cdsCard"] = {
-            "uuid": card["uuid"],
-            "suggestions": [s["uuid"] for s in card.get("suggestions", [])],
-        }
 
 
 # -- feedback ----------------------------------------------------------------------------------------

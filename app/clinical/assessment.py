@@ -15,7 +15,7 @@ from typing import Any
 
 from app.clinical.engine import evaluate
 from app.clinical.facts import PatientFacts, build_facts, evaluation_date, ref_of
-from app.clinical.orders import resolve_procedure
+from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.result import assessment_to_result
 from app.criteria.model import Criteria
 from app.errors import InvalidInput
@@ -164,9 +164,24 @@ def evaluate_order(
     """Evaluate one ServiceRequest; raises InvalidInput when the order is not a valid R4 ServiceRequest."""
     started = time.perf_counter()
     validate_service_request(order)
+    return evaluate_resolved(
+        order, resolve_procedure(order, criteria), record, criteria, now=now, started=started
+    )
+
+
+def evaluate_resolved(
+    order: dict[str, Any],
+    ordered: OrderedProcedure,
+    record: PatientRecord,
+    criteria: Criteria,
+    *,
+    now: datetime | None = None,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """Evaluate one order already validated and resolved to ``ordered`` (so the caller does neither twice)."""
+    started = time.perf_counter() if started is None else started
     evaluation = evaluation_date(order, now)
     facts = _facts_for(order, record, criteria, evaluation)
-    ordered = resolve_procedure(order, criteria)
     assessment = evaluate(ordered, facts, criteria)
     result = assessment_to_result(
         assessment,
