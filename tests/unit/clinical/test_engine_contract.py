@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from conftest import CPT, ICD, NCI, SNOMED, condition, med, order, patient
 
-from app.clinical.assessment import PatientRecord, evaluate_order, record_from_resources
+from app.clinical.assessment import RECORD_TYPES, PatientRecord, evaluate_order, record_from_resources
 from app.criteria.model import Criteria
-from app.clinical.assessment import RECORD_TYPES
 
 CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
 NAPROXEN_8W = med("ms-nap", "7258", start="2026-09-01")
