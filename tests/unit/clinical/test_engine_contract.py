@@ -8,12 +8,18 @@ from typing import Any
 import pytest
 from conftest import CPT, ICD, NCI, SNOMED, condition, med, order, patient
 
-from app.clinical.assessment import PatientRecord, evaluate_order, record_from_resources
+from app.clinical.assessment import PatientRecord, assess_order, record_from_resources
 from app.criteria.model import Criteria
 from app.fhir.client import DEFAULT_TYPES
+from app.fhir.input import checked_orders
 
 CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
 NAPROXEN_8W = med("ms-nap", "7258", start="2026-09-01")
+
+
+def evaluate_order(sr: dict[str, Any], record: PatientRecord, criteria: Criteria) -> dict[str, Any]:
+    """One order the way every caller assesses it: checked as R4, assessed, rendered to the §7 JSON."""
+    return assess_order(checked_orders([sr])[0], record, criteria).to_json()
 
 
 def run(
