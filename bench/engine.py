@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from app.clinical.vocabulary import Status
 from app.criteria.loader import load_criteria
 from app.criteria.model import Criteria
 from app.fhir.input import assess_bundle
@@ -63,7 +64,7 @@ def _payload(n_resources: int) -> bytes:
 
 def _check_result(payload: bytes, criteria: Criteria) -> dict[str, Any]:
     results = assess_bundle(json.loads(payload), criteria, now=NOW)
-    if len(results) != 1 or results[0].status not in {"rated", "insufficient-data"}:
+    if len(results) != 1 or results[0].status not in {Status.RATED, Status.INSUFFICIENT_DATA}:
         raise RuntimeError(f"benchmark patient did not evaluate as expected: {results!r:.300}")
     return results[0].to_json()
 

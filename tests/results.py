@@ -132,7 +132,7 @@ def insufficient() -> Result:
 
 def no_criteria(**changes: Any) -> Result:
     """An order no criteria apply to (a chest radiograph)."""
-    return rated(
+    fields: dict[str, Any] = dict(
         status=Status.NO_CRITERIA,
         procedure=None,
         topic=None,
@@ -145,5 +145,5 @@ def no_criteria(**changes: Any) -> Result:
         pama_rating=PamaRating.NO_CRITERIA_APPLY,
         reasons=(),
         source=Source("spine-auc criteria"),
-        **changes,
     )
+    return rated(**{**fields, **changes})
