@@ -1,6 +1,6 @@
 """CDS Hooks 2.0 cards and system actions rendered from typed results (:class:`app.clinical.result.Result`).
 
-One card per evaluated spine order (``not-applicable`` orders get none). Indicator policy, chosen
+One card per assessed spine order (``not-applicable`` orders get none). Indicator policy, chosen
 against alert fatigue: ``info`` for usually / may be appropriate and for "no criteria apply";
 ``warning`` for usually not appropriate, insufficient data or an MR-conditional implant; ``critical``
 only when a modifier marks a contraindication (MR-unsafe implant).

@@ -1,7 +1,7 @@
 """The official FHIR R4 examples (``tests/r4_examples/``, hl7.fhir.r4.examples 4.0.1, CC0) as hostile input.
 
-Every ServiceRequest example goes through ``split_input`` + ``evaluate_orders`` with all the other examples
-as the patient record. Each must either produce one result per order with a known status, or be refused
+Every ServiceRequest example goes through ``split_input`` + ``checked_orders`` + ``assess_orders`` with all
+the other examples as the patient record. Each must either produce one result per order with a known status, or be refused
 with ``app.errors.InvalidInput`` carrying a clear message. Any other exception fails. None of the
 examples is a spine imaging order, so every evaluated one must come back ``not-applicable``.
 """
