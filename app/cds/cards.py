@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from app.clinical.result import AppliedModifier, Result
-from app.clinical.vocabulary import Category, Indicator, PamaRating, Status
+from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
 
 PAMA_RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
 PAMA_CONSULT_ID_URL = "http://fhir.org/argonaut/Extension/pama-rating-consult-id"
@@ -231,7 +231,7 @@ def _evidence(refs: tuple[str, ...]) -> str:
 def _detail(result: Result, study: str) -> str:
     lines: list[str] = []
     if result.is_rated:
-        basis = " (category midpoint)" if result.score_basis == "category-midpoint" else ""
+        basis = " (category midpoint)" if result.score_basis is ScoreBasis.CATEGORY_MIDPOINT else ""
         lines.append(
             f"**{_md(study)}** is *{_category_text(result.category)}*: score {_score_text(result.score)}{basis}."
         )

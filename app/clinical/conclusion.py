@@ -146,7 +146,7 @@ def _agreed(
     if outcome.status is not Status.RATED:
         return replace(
             common_fields,
-            pama=PamaRating(criteria.pama["no-criteria"]),
+            pama=PamaRating(criteria.pama[Status.NO_CRITERIA]),
             variant=outcome.matched[0] if outcome.matched else None,
         )
     assert outcome.best is not None and outcome.category is not None and topic is not None
