@@ -37,11 +37,12 @@ from app.cds.prefetch import (
     discovery_prefetch,
     read_prefetch,
 )
-from app.clinical.assessment import PatientRecord, evaluate_resolved
+from app.clinical.assessment import PatientRecord, assess_order
 from app.clinical.orders import OrderedProcedure, resolve_procedure
+from app.clinical.result import CardLink, Result
 from app.criteria import loader as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
-from app.fhir.models import validate_service_request
+from app.fhir.input import checked_orders
 from app.web.body import read_json_body
 
 log = logging.getLogger("spine_auc.cds_hooks")
@@ -105,7 +106,7 @@ def _init_caches(state: Any) -> None:
     state.app.extensions["spine_auc.cds_record_cache"] = RecordCache(
         int(config.get("CDS_RECORD_CACHE_SIZE", 256))
     )
-    state.app.extensions["spine_auc.cds_result_cache"] = LruCache[dict[str, Any]](
+    state.app.extensions["spine_auc.cds_result_cache"] = LruCache[Result](
         int(config.get("CDS_RESULT_CACHE_SIZE", 1024))
     )
 
@@ -115,8 +116,8 @@ def _record_cache() -> RecordCache:
     return cache
 
 
-def _result_cache() -> LruCache[dict[str, Any]]:
-    cache: LruCache[dict[str, Any]] = current_app.extensions["spine_auc.cds_result_cache"]
+def _result_cache() -> LruCache[Result]:
+    cache: LruCache[Result] = current_app.extensions["spine_auc.cds_result_cache"]
     return cache
 
 
@@ -221,7 +222,7 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
     return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
 
 
-Pair = tuple[dict[str, Any], dict[str, Any]]  # (result, order)
+Pair = tuple[Result, dict[str, Any]]  # (result, order)
 Readable = tuple[dict[str, Any], OrderedProcedure]  # (order, its procedure)
 
 
@@ -230,7 +231,7 @@ def _readable_orders(orders: list[dict[str, Any]], criteria: Any) -> list[Readab
     readable: list[Readable] = []
     for order in orders:
         try:
-            validate_service_request(order)
+            checked_orders([order])
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
@@ -247,17 +248,6 @@ def _may_be_spine(ordered: OrderedProcedure, criteria: Any) -> bool:
     )
 
 
-def _evaluate(
-    order: dict[str, Any], ordered: OrderedProcedure, record: PatientRecord, criteria: Any
-) -> list[Pair]:
-    """[(result, order)], or [] when the core cannot read the order (no card, never a 400 for the hook)."""
-    try:
-        return [(evaluate_resolved(order, ordered, record, criteria), order)]
-    except InvalidInput as err:
-        log.info("draft order %s skipped: %s", order.get("id"), err.message)
-        return []
-
-
 def _evaluate_cached(
     orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None
 ) -> list[Pair]:
@@ -267,7 +257,7 @@ def _evaluate_cached(
     result gets a fresh consultation id: every call is its own consultation in the audit trail.
     """
     if record_key is None:
-        return [pair for order, ordered in orders for pair in _evaluate(order, ordered, record, criteria)]
+        return [(assess_order(order, record, criteria, ordered=ordered), order) for order, ordered in orders]
     cache = _result_cache()
     day = datetime.now(UTC).date().isoformat()
     pairs: list[Pair] = []
@@ -278,23 +268,19 @@ def _evaluate_cached(
         ).hexdigest()
         cached = cache.get(key)
         if cached is not None:
-            # Shallow copies: nothing downstream mutates nested values; top-level keys are ours per call.
-            result = {**cached, "consultationId": f"urn:uuid:{uuid.uuid4()}"}
-            pairs.append((result, order))
+            pairs.append((cached.with_consultation_id(f"urn:uuid:{uuid.uuid4()}"), order))
             continue
-        fresh = _evaluate(order, ordered, record, criteria)
-        for result, _order in fresh:
-            cache.put(key, dict(result))
-        pairs.extend(fresh)
+        result = assess_order(order, record, criteria, ordered=ordered)
+        cache.put(key, result)
+        pairs.append((result, order))
     return pairs
 
 
-def _with_card_ids(result: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
+def _with_card_link(result: Result, card: dict[str, Any] | None) -> Result:
     """The result as recorded: with its card's uuid (and its suggestions'), so feedback ties to a consultation."""
     if card is None:
         return result
-    suggestions = [s["uuid"] for s in card.get("suggestions", [])]
-    return {**result, "cdsCard": {"uuid": card["uuid"], "suggestions": suggestions}}
+    return result.with_card(CardLink(card["uuid"], tuple(s["uuid"] for s in card.get("suggestions", []))))
 
 
 @bp.post("/cds-services/<service_id>")
@@ -345,7 +331,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
     response = cds_cards.build_response(
         pairs, cards, legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True))
     )
-    recorded = [_with_card_ids(result, card) for (result, _order), card in zip(pairs, cards, strict=True)]
+    recorded = [_with_card_link(result, card) for (result, _order), card in zip(pairs, cards, strict=True)]
     latency_ms = (time.perf_counter() - started) * 1000.0
     store = current_app.extensions.get("spine_auc.store")
     if store is not None:
@@ -366,7 +352,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
         len(response["cards"]),
         info["source"],
         getattr(criteria, "version", "?"),
-        ",".join(str(r.get("consultationId")) for r, _ in pairs),
+        ",".join(r.consultation_id for r in recorded),
         latency_ms,
     )
     return jsonify(response)

@@ -19,12 +19,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
+from app.clinical.result import Result
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType
 from app.fhir.client import FhirClient, client_for
 from app.fhir.errors import FhirError, FhirNotFound, service_error
 from app.fhir.guidance import guidance_bundle, to_guidance_response
-from app.fhir.models import validate_guidance_response, validate_service_request
+from app.fhir.input import checked_orders, split_input
+from app.fhir.models import validate_guidance_response
 from app.fhir.record import fetch_record
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
 from app.web.openapi import build_openapi
@@ -59,7 +61,7 @@ class UnprocessableInput(InvalidInput):
 class Evaluation:
     """Results (one per order, in input order), each order's subject, and timings in milliseconds."""
 
-    results: list[dict[str, Any]]
+    results: list[Result]
     subjects: list[str | None]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -155,9 +157,7 @@ def evaluate_input(resource: Any) -> Evaluation:
     """Split, validate, gather patient data (inline or fetched) and evaluate every order."""
     resource = _check_input_shape(resource)
     criteria = current_app.extensions["spine_auc.criteria"]
-    orders, others = split_input(resource)
-    if not orders:
-        raise InvalidInput("the Bundle contains no ServiceRequest", expression=["Bundle.entry"])
+    orders, others = split_input(resource)  # at least one order, or InvalidInput
     subjects = [_subject_of(order) for order in orders]
     if not others:
         for index, subject in enumerate(subjects):
@@ -169,27 +169,26 @@ def evaluate_input(resource: Any) -> Evaluation:
                 )
     timings: dict[str, float] = {}
     if others:
-        # Patient data supplied inline: evaluated as is, nothing is fetched. The engine validates each
-        # order as an R4 ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
+        # Patient data supplied inline: evaluated as is, nothing is fetched. Each order must be a valid R4
+        # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
-        results = evaluate_orders(orders, record_from_resources(others), criteria)
+        results = assess_orders(checked_orders(orders), record_from_resources(others), criteria)
         timings["eval"] = (time.perf_counter() - started) * 1000
         return Evaluation(results=list(results), subjects=subjects, timings=timings)
 
-    for order in orders:
-        validate_service_request(order)  # before any network call (the engine validates it again)
+    checked_orders(orders)  # before any network call
     base_url = _fhir_base_url()
     groups: dict[str, list[int]] = {}
     for index, subject in enumerate(subjects):
         groups.setdefault(str(subject), []).append(index)
-    results_by_index: dict[int, dict[str, Any]] = {}
+    results_by_index: dict[int, Result] = {}
     timings["fhirFetch"] = 0.0
     timings["eval"] = 0.0
     for reference, indexes in groups.items():
         record, fetch_ms = _fetch_record(base_url, reference)
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
-        group_results = evaluate_orders([orders[i] for i in indexes], record, criteria)
+        group_results = assess_orders([orders[i] for i in indexes], record, criteria)
         timings["eval"] += (time.perf_counter() - started) * 1000
         for i, result in zip(indexes, group_results, strict=True):
             results_by_index[i] = result
@@ -203,7 +202,7 @@ def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
     if store is None:
         return
     latency_ms = (time.perf_counter() - started) * 1000
-    by_patient: dict[str | None, list[dict[str, Any]]] = {}
+    by_patient: dict[str | None, list[Result]] = {}
     for result, subject in zip(evaluation.results, evaluation.subjects, strict=True):
         by_patient.setdefault(subject, []).append(result)
     try:
@@ -237,9 +236,7 @@ def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
         try:
             validate_guidance_response(response)
         except InvalidInput as err:
-            log.error(
-                "GuidanceResponse for %s failed R4 validation: %s", result.get("consultationId"), err.message
-            )
+            log.error("GuidanceResponse for %s failed R4 validation: %s", result.consultation_id, err.message)
             raise GuidanceResponseInvalid(err.message) from None
         responses.append(response)
     return guidance_bundle(responses)
@@ -278,7 +275,8 @@ def appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
     evaluation = evaluate_input(read_json_body(request, _max_body()))
-    return _answer(evaluation, {"results": evaluation.results}, request_id=request_id, started=started)
+    results = [result.to_json() for result in evaluation.results]
+    return _answer(evaluation, {"results": results}, request_id=request_id, started=started)
 
 
 def _operation_input(body: Any) -> Any:
