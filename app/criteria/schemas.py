@@ -8,6 +8,7 @@ pass). Problems read ``file:json_path: message``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,31 +62,33 @@ def _read_schemas(directory: Path) -> tuple[dict[str, dict[str, Any]], list[str]
     problems: list[str] = []
     for path in sorted(directory.glob("*.schema.json")):
         label = f"{directory.name}/{path.name}"
-        try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            problems.append(f"{label}:$: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})")
-            continue
-        found = _schema_problems(schema, label)
+        text = path.read_text(encoding="utf-8")
+        found = _schema_problems(text)
         if found:
-            problems += found
+            problems += [f"{label}:{where}: {message}" for where, message in found]
         else:
-            schemas[path.name] = schema
+            schemas[path.name] = json.loads(text)
     return schemas, problems
 
 
-def _schema_problems(schema: Any, label: str) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _schema_problems(text: str) -> tuple[tuple[str, str], ...]:
+    """(JSON path, message) for what is wrong with one schema file; checked once per content (it is slow)."""
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as err:
+        return (("$", f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"),)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as err:
-        return [f"{label}:{err.json_path}: {err.message}"]
+        return ((err.json_path, err.message),)
     if not isinstance(schema, dict) or not isinstance(schema.get("$id"), str):
-        return [f'{label}:$: a schema needs an "$id" (other schemas refer to it by that URI)']
-    return [
-        f"{label}:{where}: format {name!r} cannot be checked by this installation of jsonschema"
+        return (("$", 'a schema needs an "$id" (other schemas refer to it by that URI)'),)
+    return tuple(
+        (where, f"format {name!r} cannot be checked by this installation of jsonschema")
         for name, where in _formats(schema, "$")
         if name not in _FORMAT_CHECKER.checkers
-    ]
+    )
 
 
 def _formats(node: Any, path: str) -> Iterator[tuple[str, str]]:

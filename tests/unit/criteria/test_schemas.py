@@ -96,3 +96,14 @@ def test_criteria_check_reports_a_topic_url_that_is_not_a_uri(copy):
     topic["url"] = "acsearch acr org"
     path.write_text(json.dumps(topic), encoding="utf-8")
     assert check_criteria(copy) == ["topics/acr-myelopathy.json:$.url: 'acsearch acr org' is not a 'uri'"]
+
+
+def test_a_schema_that_is_not_json_is_refused(tmp_path):
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "thing.schema.json").write_text('{"$id": "urn:thing",}', encoding="utf-8")
+    with pytest.raises(CriteriaError) as err:
+        SchemaSet(tmp_path / "schemas")
+    assert err.value.problems == [
+        "schemas/thing.schema.json:$: not valid JSON (line 1, column 20: Expecting property name enclosed in "
+        "double quotes)"
+    ]
