@@ -104,6 +104,6 @@ def test_a_schema_that_is_not_json_is_refused(tmp_path):
     with pytest.raises(CriteriaError) as err:
         SchemaSet(tmp_path / "schemas")
     assert err.value.problems == [
-        "schemas/thing.schema.json:$: not valid JSON (line 1, column 20: Expecting property name enclosed in "
+        "schemas/thing.schema.json:$: not valid JSON (line 1, column 21: Expecting property name enclosed in "
         "double quotes)"
     ]
