@@ -40,7 +40,7 @@ from app.cds.prefetch import (
 from app.clinical.assessment import PatientRecord, assess_order
 from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.result import CardLink, Result
-from app.criteria import loader as criteria_module
+from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
 from app.web.body import read_json_body
@@ -87,9 +87,10 @@ FEEDBACK_SCHEMA = "cds-feedback.schema.json"
 
 
 @functools.cache
-def _schemas() -> criteria_module.SchemaSet:
-    """Our CDS Hooks envelope schemas, loaded on first use (not at import) and kept for the process."""
-    return criteria_module.SchemaSet(SCHEMA_DIR)
+def _schemas() -> SchemaSet:
+    """Our CDS Hooks envelope schemas (``app.criteria.schemas`` is the only jsonschema importer), loaded on
+    first use, not at import, and kept for the process."""
+    return SchemaSet(SCHEMA_DIR)
 
 
 _memory_lock = threading.Lock()
