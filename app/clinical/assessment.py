@@ -1,7 +1,7 @@
 """The one question every caller asks: orders + patient record → results in the §7 contract.
 
 Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Orders are validated with the R4B models;
-patient resources are read as dicts (see :mod:`app.clinical.facts`).
+patient resources are read as dicts (see :mod:`app.clinical.records`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from app.clinical.engine import evaluate
-from app.clinical.facts import PatientFacts, build_facts, evaluation_date, ref_of
+from app.clinical.fact_rules import build_facts
+from app.clinical.facts import PatientFacts
 from app.clinical.orders import resolve_procedure
+from app.clinical.records import evaluation_date, ref_of
 from app.clinical.result import assessment_to_result
 from app.criteria.model import Criteria
 from app.errors import InvalidInput

@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 from app.clinical.engine import Assessment
-from app.clinical.facts import PatientFacts, ref_of
+from app.clinical.facts import PatientFacts
+from app.clinical.records import ref_of
 from app.criteria.model import Criteria
 
 
