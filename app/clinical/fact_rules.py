@@ -27,7 +27,7 @@ from app.clinical.records import (
     ref_of,
     value_sets_of,
 )
-from app.clinical.terminology import Match, codings_of, match_any
+from app.clinical.terminology import Match, codings_of, display_code, match_any
 from app.criteria.model import Criteria, ValueSet
 
 RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
@@ -574,10 +574,11 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
     refs = [c.ref for c, _ in status] + [m.ref for m, _ in meds]
     text = f"{len(days)} days of systemic corticosteroids in the last {lookback:g} days ({needed:g} required)"
     if status:
+        codes = ", ".join(dict.fromkeys(display_code(*m.code.split("|", 1)) for _, m in status))
         out.known(
             "chronic_steroid_use",
             True,
-            "Long-term systemic steroid use recorded (Z79.52)",
+            f"Long-term systemic steroid use recorded ({codes})",
             refs,
             ("chronic_steroid_use", True),
         )
@@ -745,16 +746,14 @@ def myelopathy_onset(index: RecordIndex, criteria: Criteria, evaluation: date) -
 @rule(
     "devices",
     produces=("mr_unsafe_device", "mr_conditional_device"),
-    sources=("mr_unsafe_device", "mr_conditional_device"),
+    sources=("mr_unsafe_device", "mr_conditional_device", "mr_unlabelled_device"),
 )
 def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
     """MR safety of implanted devices from Device.safety labels (and MR-unsafe device status codes)."""
     out = _Out()
     unsafe_sets = _sets(criteria, "mr_unsafe_device", "deviceSafetyValueSets")
     cond_sets = _sets(criteria, "mr_conditional_device", "deviceSafetyValueSets")
-    unlabelled_sets = [
-        criteria.value_sets[v] for v in ("device-safety-unlabelled",) if v in criteria.value_sets
-    ]
+    unlabelled_sets = _sets(criteria, "mr_unlabelled_device", "deviceSafetyValueSets")
     unsafe, conditional, unlabelled = [], [], []
     for dev in index.devices:
         safety = dev.get("safety") or []

@@ -17,6 +17,14 @@ def normalise_code(system: str, code: str) -> str:
     return code
 
 
+def display_code(system: str, code: str) -> str:
+    """A code as clinicians write it: ICD-10-CM with its dot after the category (``Z7952`` → ``Z79.52``)."""
+    if system != ICD10CM:
+        return code
+    norm = normalise_code(system, code)
+    return f"{norm[:3]}.{norm[3:]}" if len(norm) > 3 else norm
+
+
 @dataclass(frozen=True)
 class Match:
     value_set: str
