@@ -205,6 +205,7 @@ def read_medication(
     if status in excluded:
         return None
     concept = _medication_concept(res, medications)
+    codings_of(concept)  # shape check
     start: date | None = None
     end: date | None = None
     if rtype == "MedicationStatement":
@@ -256,7 +257,14 @@ def read_procedure(res: dict[str, Any]) -> Interval | None:
 
 def read_device(res: dict[str, Any]) -> dict[str, Any] | None:
     """A Device that may be implanted (None when entered in error or inactive)."""
-    return None if res.get("status") in DEVICE_EXCLUDED else res
+    if res.get("status") in DEVICE_EXCLUDED:
+        return None
+    safety = res.get("safety")
+    for concept in safety if isinstance(safety, list) else []:
+        if not isinstance(concept, dict):
+            raise Malformed("Device.safety holds an entry that is not a CodeableConcept")
+        codings_of(concept)  # shape check
+    return res
 
 
 def read_all(
@@ -427,6 +435,12 @@ def read_record(
         if code_tags or names:
             tagged_medications.append(TaggedInterval(med, code_tags, names))
     order_ref = ref_of(order)
+    reasons = []
+    for concept in order_reasons:
+        try:
+            reasons.append(OrderReason(order_ref, concept, concept_tags(concept, criteria)))
+        except ValueError as err:
+            issues.append(f"a reason of {order_ref} skipped: {err}")
     return RecordIndex(
         evaluation=evaluation,
         patient=patient,
@@ -439,7 +453,7 @@ def read_record(
             TaggedInterval(p, tags, {}) for p in procedures if (tags := concept_tags(p.concept, criteria))
         ),
         devices=tuple(devices),
-        reasons=tuple(OrderReason(order_ref, c, concept_tags(c, criteria)) for c in order_reasons),
+        reasons=tuple(reasons),
         episode=_episode(tagged_conditions, criteria, evaluation),
         issues=tuple(issues),
     )
