@@ -47,7 +47,8 @@ class FactRule:
     settings: tuple[str, ...]  # settings.json thresholds it reads
     refines: tuple[str, ...] = ()  # unknown groups of earlier rules it may replace with a joint group
     uncodable: bool = False  # also produces every settings.json "uncodableFacts" entry
-    reads: str = ""  # other criteria tables it reads, in words
+    reads: str = ""  # another criteria table it reads, in words
+    codes: Callable[[Criteria], list[tuple[str, str]]] | None = None  # the (system, code)s of that table
 
     @property
     def description(self) -> str:
@@ -66,6 +67,7 @@ def rule(
     refines: Sequence[str] = (),
     uncodable: bool = False,
     reads: str = "",
+    codes: Callable[[Criteria], list[tuple[str, str]]] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     """Register a rule; rules run in registration order."""
 
@@ -80,6 +82,7 @@ def rule(
                 tuple(refines),
                 uncodable,
                 reads,
+                codes,
             )
         )
         return fn
@@ -425,7 +428,7 @@ def duration(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
 @rule(
     "management",
     produces=("prior_management", "managed_6_weeks"),
-    sources=("conservative_therapy",),
+    sources=("conservative_therapy", EPISODE_SOURCE),
     settings=("managementWeeksRequired", *DURATION_SETTINGS, EPISODE_DEFAULT_SETTING),
     refines=("duration",),
 )
@@ -813,6 +816,7 @@ def radiograph_codes(criteria: Criteria) -> list[tuple[str, str]]:
     "prior_radiograph",
     produces=("prior_spine_radiograph", "prior_radiograph_negative"),
     reads=f"procedures.json: codes whose procedures are all radiographs (modality {RADIOGRAPH_MODALITY})",
+    codes=radiograph_codes,
 )
 def prior_radiograph(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
     """A completed Procedure coded as a spine radiograph; its result is never in the record (unknown)."""
