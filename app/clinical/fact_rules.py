@@ -28,7 +28,7 @@ from app.clinical.records import (
     value_sets_of,
 )
 from app.clinical.terminology import Match, codings_of, display_code, match_any
-from app.criteria.model import Criteria, ValueSet
+from app.criteria.model import Criteria
 
 RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
 
@@ -137,6 +137,8 @@ def facts_of(index: RecordIndex, criteria: Criteria, evaluation: date) -> Patien
 class _Out:
     """A rule's findings while it computes them (local to one call)."""
 
+    __slots__ = ("facts", "groups", "issues")
+
     def __init__(self) -> None:
         self.facts: dict[str, Fact] = {}
         self.groups: dict[str, UnknownGroup] = {}
@@ -201,28 +203,21 @@ def numeric_options(
 # --- queries of the index by settings.json fact entry ------------------------------------------------------------
 
 
-def _sets(criteria: Criteria, source: str, key: str) -> list[ValueSet]:
-    return value_sets_of(criteria, source, key)
-
-
 def _conditions(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[ConditionInfo, Match]]:
-    return index.conditions_in(
-        _sets(criteria, source, "conditionValueSets"), _sets(criteria, source, "historyValueSets")
-    )
+    sets = value_sets_of(criteria, source)
+    return index.conditions_in(sets.conditions, sets.history)
 
 
 def _reasons(index: RecordIndex, criteria: Criteria, source: str) -> list[str]:
-    return index.reasons_in(
-        _sets(criteria, source, "conditionValueSets") + _sets(criteria, source, "historyValueSets")
-    )
+    return index.reasons_in(value_sets_of(criteria, source).reasons)
 
 
 def _medications(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[Interval, Match]]:
-    return index.medications_in(_sets(criteria, source, "medicationValueSets"))
+    return index.medications_in(value_sets_of(criteria, source).medications)
 
 
 def _procedures(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[Interval, Match]]:
-    return index.procedures_in(_sets(criteria, source, "procedureValueSets"))
+    return index.procedures_in(value_sets_of(criteria, source).procedures)
 
 
 # --- the rules, in evaluation order ------------------------------------------------------------------------------
@@ -754,9 +749,9 @@ def myelopathy_onset(index: RecordIndex, criteria: Criteria, evaluation: date) -
 def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
     """MR safety of implanted devices from Device.safety labels (and MR-unsafe device status codes)."""
     out = _Out()
-    unsafe_sets = _sets(criteria, "mr_unsafe_device", "deviceSafetyValueSets")
-    cond_sets = _sets(criteria, "mr_conditional_device", "deviceSafetyValueSets")
-    unlabelled_sets = _sets(criteria, "mr_unlabelled_device", "deviceSafetyValueSets")
+    unsafe_sets = value_sets_of(criteria, "mr_unsafe_device").devices
+    cond_sets = value_sets_of(criteria, "mr_conditional_device").devices
+    unlabelled_sets = value_sets_of(criteria, "mr_unlabelled_device").devices
     unsafe, conditional, unlabelled = [], [], []
     for dev in index.devices:
         safety = dev.get("safety") or []

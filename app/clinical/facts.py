@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,11 @@ class UnknownGroup:
     options: tuple[tuple[str, dict[str, bool]], ...]  # (label, joint assignment of the group's facts)
 
 
-@dataclass(frozen=True)
-class Findings:
-    """What one fact rule concluded: its facts, the unknown groups they belong to, and data issues."""
+class Findings(NamedTuple):
+    """What one fact rule concluded: its facts, the unknown groups they belong to, and data issues.
+
+    (A named tuple: immutable, and cheap to build once per rule and evaluation.)
+    """
 
     facts: tuple[Fact, ...] = ()
     groups: tuple[UnknownGroup, ...] = ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from app.clinical.terminology import Match, codings_of, concept_tags, first_tag, name_tags
 from app.criteria.model import Criteria, ValueSet
@@ -381,15 +381,50 @@ def _conditions_in(
     return out
 
 
-def value_sets_of(criteria: Criteria, source: str, key: str) -> list[ValueSet]:
-    """The value sets a settings.json ``facts`` entry lists under ``key`` (e.g. ``conditionValueSets``)."""
-    return [criteria.value_sets[v] for v in criteria.fact_sources.get(source, {}).get(key, [])]
+class SourceSets(NamedTuple):
+    """The value sets of one settings.json ``facts`` entry, by use."""
+
+    conditions: tuple[ValueSet, ...]  # conditionValueSets: current problems
+    history: tuple[ValueSet, ...]  # historyValueSets: any usable condition, whatever its clinical status
+    medications: tuple[ValueSet, ...]
+    procedures: tuple[ValueSet, ...]
+    devices: tuple[ValueSet, ...]  # deviceSafetyValueSets: Device.safety labels
+    reasons: tuple[ValueSet, ...]  # conditions + history: what an order reason is matched against
+
+
+#: id(criteria) → (criteria, source → its value sets): a memo of :func:`value_sets_of` (criteria are frozen)
+_SETS_MEMO: dict[int, tuple[Criteria, dict[str, SourceSets]]] = {}
+
+
+def value_sets_of(criteria: Criteria, source: str) -> SourceSets:
+    """The value sets a settings.json ``facts`` entry lists (none for an entry that does not exist)."""
+    memo = _SETS_MEMO.get(id(criteria))
+    if memo is None or memo[0] is not criteria:
+        if len(_SETS_MEMO) >= 8:
+            _SETS_MEMO.clear()
+        memo = _SETS_MEMO[id(criteria)] = (criteria, {})
+    found = memo[1].get(source)
+    if found is None:
+        entry = criteria.fact_sources.get(source, {})
+
+        def sets(key: str) -> tuple[ValueSet, ...]:
+            return tuple(criteria.value_sets[v] for v in entry.get(key, []))
+
+        conditions, history = sets("conditionValueSets"), sets("historyValueSets")
+        found = memo[1][source] = SourceSets(
+            conditions,
+            history,
+            sets("medicationValueSets"),
+            sets("procedureValueSets"),
+            sets("deviceSafetyValueSets"),
+            conditions + history,
+        )
+    return found
 
 
 def _episode(conditions: tuple[TaggedCondition, ...], criteria: Criteria, evaluation: date) -> Episode:
-    current = value_sets_of(criteria, EPISODE_SOURCE, "conditionValueSets")
-    history = value_sets_of(criteria, EPISODE_SOURCE, "historyValueSets")
-    back = [c for c, _ in _conditions_in(conditions, current, history)]
+    sets = value_sets_of(criteria, EPISODE_SOURCE)
+    back = [c for c, _ in _conditions_in(conditions, sets.conditions, sets.history)]
     dated = [(c.dated, c.ref) for c in back if c.dated is not None]
     if not dated:
         default = evaluation - timedelta(days=criteria.thresholds[EPISODE_DEFAULT_SETTING])
