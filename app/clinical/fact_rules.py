@@ -69,9 +69,12 @@ def rule(
     reads: str = "",
     codes: Callable[[Criteria], list[tuple[str, str]]] | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule; rules run in registration order."""
+    """Register a rule; rules run in registration order. A fact has exactly one rule."""
 
     def register(fn: RuleFn) -> RuleFn:
+        taken = base_fact_names() & set(produces)
+        if taken:
+            raise ValueError(f"rule {name}: {sorted(taken)} already have a rule")
         _RULES.append(
             FactRule(
                 name,
