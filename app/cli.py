@@ -124,7 +124,7 @@ def _fact_listing(entries: list[dict[str, Any]]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def criteria_facts(directory: str | None, fmt: str) -> None:
     """List every fact: the rule that computes it, its value sets, thresholds and texts (for clinical review)."""
-    from app.clinical.vocabulary import fact_vocabulary
+    from app.clinical.fact_catalogue import fact_catalogue
     from app.criteria.loader import load_criteria
     from app.errors import CriteriaError
 
@@ -134,7 +134,7 @@ def criteria_facts(directory: str | None, fmt: str) -> None:
         raise click.ClickException(
             f"invalid criteria ({len(err.problems)} problems); run 'spine-auc criteria check'"
         ) from None
-    entries = fact_vocabulary(loaded)
+    entries = fact_catalogue(loaded)
     if fmt == "json":
         click.echo(
             json.dumps({"criteriaVersion": loaded.version, "facts": entries}, indent=2, ensure_ascii=False)
@@ -171,10 +171,11 @@ def evaluate(
     file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None
 ) -> None:
     """Evaluate the ServiceRequest(s) in FILE (a Bundle, or a bare ServiceRequest with --patient-bundle)."""
-    from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+    from app.clinical.assessment import assess_orders, record_from_resources
     from app.clinical.result import format_text
     from app.criteria.loader import load_criteria
     from app.errors import CriteriaError, InvalidInput
+    from app.fhir.input import checked_orders, split_input
 
     try:
         loaded = load_criteria(_criteria_dir(criteria_dir))
@@ -197,13 +198,15 @@ def evaluate(
             others += [
                 e["resource"] for e in extra.get("entry", []) if isinstance(e, dict) and "resource" in e
             ]
-        results = evaluate_orders(orders, record_from_resources(others), loaded, now=request_time)
+        results = assess_orders(
+            checked_orders(orders), record_from_resources(others), loaded, now=request_time
+        )
     except InvalidInput as err:
         raise click.ClickException(f"unreadable input: {err.message}") from None
     if fmt == "text":
         click.echo(format_text(results))
     else:
-        click.echo(json.dumps({"results": results}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False))
 
 
 @main.group()
