@@ -30,6 +30,17 @@ class UnknownGroup:
     name: str
     text: str
     options: tuple[tuple[str, dict[str, bool]], ...]  # (label, joint assignment of the group's facts)
+    question: str = ""  # the question to the ordering clinician, in words (clinical-rules §4.3, §7)
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A value the engine took without evidence because a setting says so (clinical-rules §2.4), stated."""
+
+    fact: str
+    value: bool
+    text: str  # e.g. "assumes the patient is a candidate for surgery or intervention; if not, …"
+    setting: str  # the criteria setting that made the assumption
 
 
 class Findings(NamedTuple):
@@ -41,6 +52,7 @@ class Findings(NamedTuple):
     facts: tuple[Fact, ...] = ()
     groups: tuple[UnknownGroup, ...] = ()
     issues: tuple[str, ...] = ()
+    assumptions: tuple[Assumption, ...] = ()
 
 
 @dataclass
@@ -52,6 +64,7 @@ class PatientFacts:
     facts: dict[str, Fact] = field(default_factory=dict)
     groups: dict[str, UnknownGroup] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
+    assumptions: dict[str, Assumption] = field(default_factory=dict)
 
     def known(
         self, name: str, value: bool, text: str, evidence: Iterable[str] = (), reported: Any = None
@@ -71,3 +84,5 @@ class PatientFacts:
         for group in findings.groups:
             self.groups[group.name] = group
         self.issues.extend(findings.issues)
+        for assumption in findings.assumptions:
+            self.assumptions[assumption.fact] = assumption
