@@ -472,8 +472,8 @@ sc("mr-stimulator-text-unsafe-mri-critical", p, MRI_WO, "rated", LBP, 6, UNA,
    "age 76 > 70 = elderly -> V6; MRI w/o UA in V6. Device.safety text 'MR Unsafe' (ASTM F2503 term, any case) -> unsafe (§5.1) -> MR order UNA, critical",
    safety=[mrs("unsafe", "critical")], noMrAlternatives=True, mentions=["stimulator"])
 sc("mr-stimulator-text-unsafe-ct-info", p, CT_WO, "rated", LBP, 6, UA,
-   "V6: CT w/o UA. Unsafe implant, non-MR order -> rating stands, info entry, no MR alternative; CT myelography would carry MRI w/o's V6 category UA, not better than the ordered UA -> not an alternative (§5.1, §6 'better category')",
-   safety=[mrs("unsafe", "info")], noMrAlternatives=True, alternativesExclude=["ctm-lumbar"], mentions=["stimulator"])
+   "V6: CT w/o UA. Unsafe implant, non-MR order -> rating stands, info entry naming the stimulator, no MR alternative (§5.1)",
+   safety=[mrs("unsafe", "info")], noMrAlternatives=True, mentions=["stimulator"])
 
 p = new("mr-fragments-and-knee", gender="male", what="V3 + Z18.11 retained magnetic fragments + MR-conditional knee prosthesis")
 p.lbp(120)
