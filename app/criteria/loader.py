@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.clinical.fact_rules import base_fact_names
 from app.criteria.model import (
-    BASE_FACTS,
     CATEGORIES,
     CodeEntry,
     Combination,
@@ -120,7 +120,7 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
     settings, procedures = raw["settings"], raw["procedures"]
     proc_ids = {p["id"] for p in procedures["procedures"]}
     vs_ids = {v["id"] for v in raw["valueSets"]["valueSets"]}
-    known_facts = set(BASE_FACTS) | set(settings["derivedFacts"]) | set(settings["uncodableFacts"])
+    known_facts = set(base_fact_names()) | set(settings["derivedFacts"]) | set(settings["uncodableFacts"])
     pfile, vfile, sfile = manifest["procedures"], manifest["valueSets"], manifest["settings"]
 
     seen: set[str] = set()

@@ -21,43 +21,6 @@ CATEGORIES = (
     "usually-not-appropriate",
 )
 
-#: Facts computed by :mod:`app.clinical.facts` (derived and uncodable facts are declared in settings.json).
-BASE_FACTS = frozenset(
-    {
-        "back_pain",
-        "duration_acute",
-        "duration_subacute_or_chronic",
-        "duration_chronic",
-        "pain_over_4_weeks",
-        "prior_management",
-        "managed_6_weeks",
-        "cauda_equina_suspected",
-        "cancer",
-        "infection",
-        "immunosuppression",
-        "prior_lumbar_surgery",
-        "new_or_progressing_after_surgery",
-        "low_velocity_trauma",
-        "osteoporosis",
-        "elderly",
-        "age_under_18",
-        "age_under_16",
-        "chronic_steroid_use",
-        "myelopathy",
-        "myelopathy_acute",
-        "thoracolumbar_trauma",
-        "known_tl_fracture",
-        "neuro_deficit",
-        "mr_unsafe_device",
-        "mr_conditional_device",
-        "spondylolisthesis",
-        "radicular_pain",
-        "prior_spine_radiograph",
-        "prior_radiograph_negative",
-        "inflammatory_spine_disease",
-    }
-)
-
 Expr = dict[str, Any]
 #: A part of a criteria file that its JSON Schema has already validated.
 Doc = Mapping[str, Any]
