@@ -298,6 +298,10 @@ from app.cli_fixtures import fixtures  # noqa: E402  (the `fixtures` group lives
 
 main.add_command(fixtures)
 
+from app.audit.cli import audit  # noqa: E402  (the audit command lives in its own package)
+
+main.add_command(audit)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -60,3 +60,18 @@ def load(fhir_base: str, directory: str, timeout: float, bearer_token_env: str |
             | {"skipped_files": len(report["skipped_files"])}
         )
     )
+
+
+@fixtures.command("synth")
+@click.option("--patients", type=int, required=True, help="Number of synthetic patients.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Export directory.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same export).")
+@click.option("--dir", "directory", default="fhir_fixtures", show_default=True, help="The fixture cast.")
+def synth(patients: int, out_dir: str, seed: int, directory: str) -> None:
+    """Write a synthetic FHIR Bulk Data export (<Type>.ndjson) from the fixture cast's patterns."""
+    from app.audit.synth import write_export
+
+    if patients < 1:
+        raise click.ClickException("--patients must be 1 or more")
+    counts = write_export(out_dir, patients, seed=seed, fixtures=directory)
+    click.echo(json.dumps({"patients": patients, "seed": seed, "lines": counts}))

@@ -1,0 +1,1 @@
+"""Retrospective audit of a FHIR Bulk Data export (Dask): read, partition by patient, evaluate, report."""
