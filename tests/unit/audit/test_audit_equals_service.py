@@ -1,0 +1,78 @@
+"""Every audit row is the service's answer for the same record (POST /api/v1/appropriateness), and carries
+the order's authoredOn, requester and performer. The records are rebuilt here from the export files, in
+memory, independently of the audit's partitioning."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from app import create_app
+from tests.unit.audit.conftest import Audited
+
+VOLATILE = ("consultationId", "latencyMs")
+AUDIT_KEYS = ("authoredOn", "requester", "performer", "exportLine")
+
+
+def _export_by_patient(export: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    patients: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    medications: dict[str, dict[str, Any]] = {}
+    for path in sorted(export.glob("*.ndjson")):
+        for line in path.open(encoding="utf-8"):
+            try:
+                res = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(res, dict):
+                continue
+            if res["resourceType"] == "Medication":
+                medications[res["id"]] = res
+            elif res["resourceType"] == "Patient":
+                patients[res["id"]].append(res)
+            else:
+                ref = (res.get("subject") or res.get("patient") or {}).get("reference", "")
+                patients[ref.split("/")[-1]].append(res)
+    return patients, medications
+
+
+def _bundle(resources: list[dict[str, Any]], medications: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    entries = [r for r in resources if r["resourceType"] not in ("DiagnosticReport", "Observation")]
+    named = {
+        r["medicationReference"]["reference"].split("/")[-1]
+        for r in entries
+        if isinstance(r.get("medicationReference"), dict)
+    }
+    entries += [medications[m] for m in sorted(named) if m in medications]
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in entries]}
+
+
+def _stable(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in VOLATILE + AUDIT_KEYS}
+
+
+def test_every_audit_row_equals_the_service_answer(audited: Audited, tmp_path: Path) -> None:
+    rows = {}
+    for line in (audited.out / "results.ndjson").open(encoding="utf-8"):
+        row = json.loads(line)
+        rows[row["serviceRequest"]] = row
+    patients, medications = _export_by_patient(audited.export)
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "DATABASE_URL": "sqlite://"})
+    client = app.test_client()
+    compared = 0
+    for resources in patients.values():
+        orders = [r for r in resources if r["resourceType"] == "ServiceRequest"]
+        if not orders:
+            continue
+        response = client.post("/api/v1/appropriateness", json=_bundle(resources, medications))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        for order, answer in zip(orders, response.get_json()["results"], strict=True):
+            row = rows.pop(f"ServiceRequest/{order['id']}")
+            assert _stable(row) == _stable(answer)
+            assert row["authoredOn"] == order["authoredOn"]
+            assert row["requester"] == order["requester"]["reference"]
+            assert row["performer"] == [p["reference"] for p in order["performer"]]
+            compared += 1
+    assert rows == {}, "audit rows without an order in the export"
+    assert compared == audited.outcome.summary.get("total", "all") > 2000
