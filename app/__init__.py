@@ -46,5 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.cds.service import bp as cds_hooks_bp
 
     app.register_blueprint(cds_hooks_bp)
+    from app.web.pages.audit import bp as audit_page_bp
+
+    app.register_blueprint(audit_page_bp)
     # Blueprints of the API, the FHIR operation and CDS Hooks are registered below.
     return app

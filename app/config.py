@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "CDS_TRUSTED_ISSUERS": [],
     "ALLOW_UNAUTHENTICATED": False,
     "BIND_HOST": "127.0.0.1",
+    # Auditor page (/audit): tokens as "sha256:<hex>" (or plain); none = loopback only.
+    "AUDITOR_TOKENS": [],
+    "AUDITOR_SESSION_SECONDS": 8 * 3600,
 }
 
 _ENV_PREFIX = "SPINE_AUC_"
