@@ -23,7 +23,7 @@ from typing import Any
 from bench import engine as engine_bench
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = ("engine", "profile", "scale", "http", "fhir")
+ALL = ("engine", "profile", "scale", "http", "fhir", "audit")
 
 
 def _print_engine(r: dict[str, Any]) -> None:
@@ -139,6 +139,27 @@ def _print_fhir(r: dict[str, Any]) -> None:
     )
 
 
+def _print_audit(r: dict[str, Any]) -> None:
+    base = r["in_process"]
+    print(
+        f"  {r['patients']} synthetic patients, {r['runs'][0]['orders']} orders, {r['partitions']} partitions "
+        f"(load average {r['load_average_1m']} on {r['cpu_count']} cores)\n"
+        f"  in-process engine: {base['evaluations_per_second']:>8.1f} evaluations/s ({base['orders']} orders)"
+    )
+    for run in r["runs"]:
+        print(
+            f"  {run['workers']} worker(s): {run['orders_per_second_evaluating']:>8.1f} orders/s evaluating "
+            f"({run['orders_per_second_per_worker']:.1f}/worker, ratio {run['ratio_per_worker_to_in_process']} "
+            f"of in-process, target >= {r['target_ratio_per_worker']}); end to end {run['orders_per_second_total']} "
+            f"orders/s in {run['seconds_total']} s; peak worker memory {run['peak_worker_rss_mb']} MB"
+        )
+    print(
+        "  10 million orders: "
+        + ", ".join(f"{h} h on {w} workers" for w, h in r["hours_for_10_million_orders_by_workers"].items())
+        + " (linear in workers at the measured orders/s per worker)"
+    )
+
+
 def _section(
     name: str, fn: Callable[[], dict[str, Any]], printer: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
@@ -197,6 +218,14 @@ def run(only: tuple[str, ...], quick: bool) -> dict[str, Any]:
             lambda: engine_bench.bench_scale(criteria, sizes=sizes, seconds_per_size=0.5 if quick else 3.0),
             _print_scale,
         )
+    if "audit" in only:
+        from bench.audit import bench_audit
+
+        results["audit"] = _section(
+            "5. audit on Dask: orders/s on 1 and 2 workers vs the in-process engine",
+            lambda: bench_audit(patients=1000 if quick else None),
+            _print_audit,
+        )
     return results
 
 
@@ -206,6 +235,11 @@ def _targets(results: dict[str, Any]) -> dict[str, Any]:
         out.update(results.get(name, {}).get("targets", {}))
     if "linear_or_better" in results.get("scale", {}):
         out["scale_linear_or_better"] = results["scale"]["linear_or_better"]
+    if results.get("audit", {}).get("runs"):
+        audit = results["audit"]
+        out["audit_ratio_per_worker_at_least_target"] = all(
+            r["ratio_per_worker_to_in_process"] >= audit["target_ratio_per_worker"] for r in audit["runs"]
+        )
     return out
 
 

@@ -9,6 +9,7 @@ answer the service gives for the same record. Memory: one partition (a few MB of
 from __future__ import annotations
 
 import json
+import resource
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
@@ -29,6 +30,11 @@ def _criteria(directory: str) -> Criteria:
     if directory not in _CRITERIA:
         _CRITERIA[directory] = load_criteria(directory)
     return _CRITERIA[directory]
+
+
+def warm_worker(criteria_dir: str) -> str:
+    """Load the criteria in this worker process (run once per worker before the first task)."""
+    return _criteria(criteria_dir).version
 
 
 def _reference(value: Any) -> str | None:
@@ -113,4 +119,11 @@ def evaluate_partition(work: str, index: int, out: str, criteria_dir: str) -> di
     # The invalid-order list first: a partition counts as done once its results file exists.
     write_atomically(invalid_path(Path(out), index), "".join(line + "\n" for line in invalid))
     write_atomically(part_path(Path(out), index), "".join(r + "\n" for r in rows))
-    return {"partition": index, "orders": len(rows) + len(invalid), "results": len(rows), "patients": patients, "invalid": invalid}
+    return {
+        "partition": index,
+        "orders": len(rows) + len(invalid),
+        "results": len(rows),
+        "patients": patients,
+        "invalid": len(invalid),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # KiB on Linux
+    }

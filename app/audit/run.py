@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.audit.evaluate import evaluate_partition
+from app.audit.evaluate import evaluate_partition, warm_worker
 from app.audit.partition import Manifest, choose_partitions, input_signature, partition_export
 from app.audit.results import concatenate, done_partitions, invalid_orders, part_path
 from app.audit.summary import Summary, summarise_file
@@ -32,6 +32,8 @@ class AuditOutcome:
     invalid_orders: list[str] = field(default_factory=list)
     skipped_partitions: int = 0
     seconds: float = 0.0
+    evaluation_seconds: float = 0.0  # the Dask phase alone (no first pass, no cluster start)
+    peak_worker_rss_mb: float = 0.0  # the largest resident set of a worker process after a task
     workers: int = 0
     results: Path | None = None
     report: Path | None = None
@@ -87,8 +89,9 @@ def evaluate_all(
     criteria_dir: str,
     *,
     on_progress: ProgressFn | None = None,
-) -> int:
-    """Evaluate every partition not written yet; returns the number of partitions skipped (``--resume``)."""
+) -> tuple[int, float]:
+    """Evaluate every partition not written yet; returns the partitions skipped (``--resume``) and the peak
+    resident memory of a worker (MB)."""
     import dask.bag as db
     from distributed import as_completed
 
@@ -96,8 +99,9 @@ def evaluate_all(
     skipped = manifest.partitions - len(todo)
     if on_progress is not None and skipped:
         on_progress(sum(manifest.orders[i] for i in range(manifest.partitions) if i not in todo), skipped)
+    peak = 0.0
     if not todo:
-        return skipped
+        return skipped, peak
     work = str(out / "work")
     bag = db.from_sequence(todo, npartitions=len(todo)).map(
         lambda i: evaluate_partition(work, i, str(out), criteria_dir)
@@ -106,12 +110,13 @@ def evaluate_all(
     try:
         for future in as_completed(futures):
             for done in future.result():
+                peak = max(peak, done["peak_rss_mb"])
                 if on_progress is not None:
                     on_progress(done["orders"], 1)
     except BaseException:
         client.cancel(futures)
         raise
-    return skipped
+    return skipped, peak
 
 
 def summarise(client: Any, out: Path, partitions: int) -> Summary:
@@ -146,10 +151,18 @@ def run_audit(
     if on_start is not None:
         on_start(manifest)
     with dask_client(scheduler, n_workers) as client:
-        skipped = evaluate_all(client, manifest, out, criteria_dir, on_progress=on_progress)
+        client.wait_for_workers(1 if scheduler else n_workers)
+        if scheduler:
+            n_workers = len(client.scheduler_info()["workers"])
+        # Every worker loads (and validates) the criteria once, before the clock starts.
+        client.run(warm_worker, criteria_dir)
+        evaluating = time.perf_counter()
+        skipped, peak = evaluate_all(client, manifest, out, criteria_dir, on_progress=on_progress)
+        evaluation_seconds = time.perf_counter() - evaluating
         summary = summarise(client, out, manifest.partitions)
     invalid = invalid_orders(out, manifest.partitions)
     outcome = AuditOutcome(manifest, summary, invalid, skipped, workers=n_workers)
+    outcome.evaluation_seconds, outcome.peak_worker_rss_mb = evaluation_seconds, peak
     outcome.results = concatenate(out, manifest.partitions)
     invalid_path = out / "invalid-orders.txt"
     invalid_path.write_text("".join(line + "\n" for line in invalid), encoding="utf-8")
