@@ -29,7 +29,9 @@ EXTRAPOLATE_ORDERS = 10_000_000
 EXTRAPOLATE_WORKERS = (2, 16, 64, 256)
 
 
-def in_process_rate(export: Path, work: Path, *, partitions: int, sample_partitions: int = 2) -> dict[str, Any]:
+def in_process_rate(
+    export: Path, work: Path, *, partitions: int, sample_partitions: int = 2
+) -> dict[str, Any]:
     """Evaluations/s of assess_orders on records already in memory (no I/O, no Dask): the baseline."""
     import sqlite3
 
@@ -41,14 +43,20 @@ def in_process_rate(export: Path, work: Path, *, partitions: int, sample_partiti
         for items in patient_groups(work, index).values():
             orders = [r for _, r in items if r.get("resourceType") == "ServiceRequest"]
             if orders:
-                others = record_resources([r for _, r in items if r.get("resourceType") != "ServiceRequest"], medications)
+                others = record_resources(
+                    [r for _, r in items if r.get("resourceType") != "ServiceRequest"], medications
+                )
                 patients.append((orders, others))
     started = time.perf_counter()
     evaluated = 0
     for orders, others in patients:
         evaluated += len(assess_orders(checked_orders(orders), record_from_resources(others), criteria))
     seconds = time.perf_counter() - started
-    return {"orders": evaluated, "seconds": round(seconds, 2), "evaluations_per_second": round(evaluated / seconds, 1)}
+    return {
+        "orders": evaluated,
+        "seconds": round(seconds, 2),
+        "evaluations_per_second": round(evaluated / seconds, 1),
+    }
 
 
 def bench_audit(patients: int | None = None, workers: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
@@ -63,7 +71,13 @@ def bench_audit(patients: int | None = None, workers: tuple[int, ...] = (1, 2)) 
         baseline = in_process_rate(export, root / "baseline", partitions=partitions)
         runs = []
         for w in workers:
-            outcome = run_audit(str(export), str(root / f"out-{w}"), criteria_dir=str(REPO / "criteria"), workers=w, partitions=partitions)
+            outcome = run_audit(
+                str(export),
+                str(root / f"out-{w}"),
+                criteria_dir=str(REPO / "criteria"),
+                workers=w,
+                partitions=partitions,
+            )
             orders = outcome.summary.get("total", "all")
             eval_rate = orders / outcome.evaluation_seconds
             runs.append(
@@ -75,7 +89,9 @@ def bench_audit(patients: int | None = None, workers: tuple[int, ...] = (1, 2)) 
                     "orders_per_second_total": round(orders / outcome.seconds, 1),
                     "orders_per_second_evaluating": round(eval_rate, 1),
                     "orders_per_second_per_worker": round(eval_rate / w, 1),
-                    "ratio_per_worker_to_in_process": round(eval_rate / w / baseline["evaluations_per_second"], 2),
+                    "ratio_per_worker_to_in_process": round(
+                        eval_rate / w / baseline["evaluations_per_second"], 2
+                    ),
                     "peak_worker_rss_mb": outcome.peak_worker_rss_mb,
                 }
             )

@@ -24,7 +24,9 @@ def populate(post: Post) -> dict[str, int]:
         status, body = post("/api/v1/appropriateness", json.loads(path.read_text(encoding="utf-8")))
         assert status == 200, body
         api += len(body["results"])
-    hook = json.loads((REPO / "fhir_fixtures" / "hooks" / "prefetch-full-rated-swap.json").read_text())["request"]
+    hook = json.loads((REPO / "fhir_fixtures" / "hooks" / "prefetch-full-rated-swap.json").read_text())[
+        "request"
+    ]
     cards = []
     for _ in range(2):
         hook["hookInstance"] = str(uuid.uuid4())

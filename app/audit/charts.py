@@ -45,7 +45,9 @@ def stacked_bars(rows: list[tuple[str, dict[str, int]]], *, title: str, width: i
     ]
     for i, (name, parts) in enumerate(rows):
         y = i * row_h + 3
-        out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(name[:34])}</text>')
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(name[:34])}</text>'
+        )
         x = float(label_w)
         for lb in sorted(parts, key=lambda k: LABEL_ORDER.index(k) if k in LABEL_ORDER else 99):
             w = parts[lb] / biggest * bar_w
@@ -71,7 +73,9 @@ def share_bars(rows: list[tuple[str, int, int]], *, title: str, width: int = 640
     for i, (name, part, whole) in enumerate(rows):
         y = i * row_h + 3
         share = part / whole if whole else 0.0
-        out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(name[:34])}</text>')
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(name[:34])}</text>'
+        )
         out.append(f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="{row_h - 6}" fill="#eceff1"/>')
         out.append(
             f'<rect x="{label_w}" y="{y}" width="{share * bar_w:.1f}" height="{row_h - 6}" fill="{COLOURS["usually-appropriate"]}">'
@@ -82,7 +86,9 @@ def share_bars(rows: list[tuple[str, int, int]], *, title: str, width: int = 640
     return "".join(out)
 
 
-def month_columns(rows: list[tuple[str, int, int]], *, title: str, width: int = 640, height: int = 180) -> str:
+def month_columns(
+    rows: list[tuple[str, int, int]], *, title: str, width: int = 640, height: int = 180
+) -> str:
     """One column per month: the share ``part / whole`` (adherence), with the month below."""
     if not rows:
         return '<p class="empty">no orders</p>'
@@ -92,7 +98,7 @@ def month_columns(rows: list[tuple[str, int, int]], *, title: str, width: int = 
         f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="30" y1="{plot_h + 5}" x2="{width}" y2="{plot_h + 5}" stroke="#90a4ae"/>',
-        f'<text x="26" y="14" text-anchor="end" font-size="10">100%</text>',
+        '<text x="26" y="14" text-anchor="end" font-size="10">100%</text>',
         f'<text x="26" y="{plot_h + 5}" text-anchor="end" font-size="10">0%</text>',
     ]
     for i, (name, part, whole) in enumerate(rows):

@@ -55,7 +55,9 @@ def audit_row(result_json: dict[str, Any], order: dict[str, Any], where: str) ->
     }
 
 
-def record_resources(resources: list[dict[str, Any]], medications: sqlite3.Connection) -> list[dict[str, Any]]:
+def record_resources(
+    resources: list[dict[str, Any]], medications: sqlite3.Connection
+) -> list[dict[str, Any]]:
     """The patient's resources the engine reads, plus the Medications their medicationReferences name."""
     readable = {"Patient", *PATIENT_TYPES}
     kept = [r for r in resources if r.get("resourceType") in readable]
@@ -109,7 +111,9 @@ def evaluate_partition(work: str, index: int, out: str, criteria_dir: str) -> di
                     invalid.append(f"{where}: {err.message}")
                     continue
                 valid.append((where, order))
-            others = record_resources([r for _, r in items if r.get("resourceType") != "ServiceRequest"], medications)
+            others = record_resources(
+                [r for _, r in items if r.get("resourceType") != "ServiceRequest"], medications
+            )
             results = assess_orders([o for _, o in valid], record_from_resources(others), criteria)
             for (where, order), result in zip(valid, results, strict=True):
                 row = audit_row(result.to_json(), order, where)

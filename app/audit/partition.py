@@ -71,7 +71,9 @@ def input_signature(export_dir: str | Path) -> dict[str, list[int]]:
 
 def choose_partitions(export_dir: str | Path, workers: int) -> int:
     """Enough partitions to keep every worker busy and each spill file near BYTES_PER_PARTITION."""
-    size = sum(p.stat().st_size * (GZIP_RATIO if p.name.endswith(".gz") else 1) for p in export_files(export_dir))
+    size = sum(
+        p.stat().st_size * (GZIP_RATIO if p.name.endswith(".gz") else 1) for p in export_files(export_dir)
+    )
     return max(2 * workers, -(-size // BYTES_PER_PARTITION))
 
 

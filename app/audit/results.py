@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-import json
 
 
 def part_path(out: Path, index: int) -> Path:

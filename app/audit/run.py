@@ -69,7 +69,9 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         cluster.close()
 
 
-def prepare(export_dir: str, out: Path, workers: int, *, resume: bool, partitions: int | None = None) -> Manifest:
+def prepare(
+    export_dir: str, out: Path, workers: int, *, resume: bool, partitions: int | None = None
+) -> Manifest:
     """The manifest of a finished first pass over this same export (``--resume``), or a new pass."""
     work = out / "work"
     if resume:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from html import escape
 
@@ -52,9 +53,11 @@ def _category_table(summary: Summary, family: str, link: Link, heading: str) -> 
 
 
 def _adherence(summary: Summary, family: str, link: Link, heading: str, *, limit: int | None = None) -> str:
-    counts = summary.counts.get(family, {})
-    names = sorted({k[0] for k in counts}, key=lambda n: n) if family == "month" else sorted(
-        {k[0] for k in counts}, key=lambda n: (-counts[(n, "all")], n)
+    counts: Counter[Key] = summary.counts.get(family, Counter())
+    names = (
+        sorted({k[0] for k in counts}, key=lambda n: n)
+        if family == "month"
+        else sorted({k[0] for k in counts}, key=lambda n: (-counts[(n, "all")], n))
     )
     if limit is not None:
         names = names[:limit]
@@ -70,7 +73,7 @@ def _adherence(summary: Summary, family: str, link: Link, heading: str, *, limit
         for n, p, w in rows
     )
     return (
-        f"<h2>{escape(heading)}</h2>{chart}<table class=\"counts\"><tr><th></th><th>usually appropriate</th>"
+        f'<h2>{escape(heading)}</h2>{chart}<table class="counts"><tr><th></th><th>usually appropriate</th>'
         f"<th>spine imaging orders</th><th>adherence</th></tr>{body}</table>"
     )
 
@@ -99,7 +102,8 @@ def missing_facts(summary: Summary, link: Link) -> str:
     top = sorted(summary.counts.get("missing", {}).items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_MISSING]
     chart = share_bars([(k[0], n, spine) for k, n in top], title="facts most often missing")
     body = "".join(
-        f"<tr><th>{escape(k[0])}</th><td>{link('missing', k, n)}</td><td>{_pct(n, spine)}</td></tr>" for k, n in top
+        f"<tr><th>{escape(k[0])}</th><td>{link('missing', k, n)}</td><td>{_pct(n, spine)}</td></tr>"
+        for k, n in top
     )
     return (
         '<section id="missing"><h2>Insufficient data: the facts most often missing</h2>'
@@ -129,7 +133,7 @@ def swaps(summary: Summary, link: Link) -> str:
     body = body or '<tr><td colspan="3">no better choice proposed</td></tr>'
     return (
         '<section id="swaps"><h2>The ten most frequent "better choice" swaps</h2><p>The ordered study and the '
-        "first alternative its result proposes.</p><table class=\"counts\"><tr><th>ordered</th><th>better choice"
+        'first alternative its result proposes.</p><table class="counts"><tr><th>ordered</th><th>better choice'
         f"</th><th>orders</th></tr>{body}</table></section>"
     )
 

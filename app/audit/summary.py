@@ -48,9 +48,9 @@ def keys_of(row: dict[str, Any]) -> dict[str, list[Key]]:
     out["total"].append(("spine",))
     out["topic"] = [(_id(row.get("topic")), label(row))]
     out["procedure"] = [(_id(row.get("procedure")), label(row))]
-    out["month"] = [(month(row), "all")] + ([(month(row), "ua")] if ua else [])
+    out["month"] = [(month(row), "all"), *([(month(row), "ua")] if ua else [])]
     requester = str(row.get("requester") or "")
-    out["requester"] = [(requester, "all")] + ([(requester, "ua")] if ua else [])
+    out["requester"] = [(requester, "all"), *([(requester, "ua")] if ua else [])]
     out["missing"] = [(f,) for f in dict.fromkeys(str(m.get("fact")) for m in row.get("missing") or [])]
     out["mr"] = [
         (s,)
@@ -66,8 +66,8 @@ def keys_of(row: dict[str, Any]) -> dict[str, list[Key]]:
 
 def jq_select(family: str, key: Key) -> str:
     """The jq condition selecting the rows a (family, key) counts."""
-    spine = f'.status != {_s(NOT_SPINE)}'
-    ua = f' and .category == {_s(USUALLY)}'
+    spine = f".status != {_s(NOT_SPINE)}"
+    ua = f" and .category == {_s(USUALLY)}"
     if family == "total":
         return "true" if key[0] == "all" else spine
     if family == "status":

@@ -104,7 +104,9 @@ def synthesise_patient(
     return out
 
 
-def write_export(out_dir: str | Path, patients: int, *, seed: int = 1, fixtures: str | Path) -> dict[str, int]:
+def write_export(
+    out_dir: str | Path, patients: int, *, seed: int = 1, fixtures: str | Path
+) -> dict[str, int]:
     """Write ``patients`` synthetic patients as ``<Type>.ndjson`` files; returns lines written per type."""
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)

@@ -91,8 +91,8 @@ def is_auditor(config: dict[str, Any], authorization: str | None, cookie: str | 
     digests = configured_digests(config)
     if not digests:
         return True  # page_enabled() has already limited this case to loopback
-    if authorization and authorization[:7].lower() == "bearer ":
-        if token_matches(authorization[7:].strip(), digests):
-            return True
+    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else ""
+    if bearer and token_matches(bearer, digests):
+        return True
     max_age = int(config.get("AUDITOR_SESSION_SECONDS") or DEFAULT_SESSION_SECONDS)
     return session_valid(cookie, digests, max_age)

@@ -38,7 +38,12 @@ def consultations_between(
     except SQLAlchemyError as exc:
         raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
     return [
-        {"recordedAt": _aware(r.created_at), "callerIss": r.caller_iss, "patient": r.patient, "result": json.loads(r.result)}
+        {
+            "recordedAt": _aware(r.created_at),
+            "callerIss": r.caller_iss,
+            "patient": r.patient,
+            "result": json.loads(r.result),
+        }
         for r in rows
     ]
 

@@ -27,7 +27,18 @@ def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     child_env = os.environ | {"SPINE_AUC_DATA_DIR": str(data_dir)} | env
     child = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         env=child_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -52,7 +63,9 @@ def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
 
 def http_post(base: str) -> Any:
     def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        response = requests.post(base + path, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=30)
+        response = requests.post(
+            base + path, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=30
+        )
         return response.status_code, response.json() if response.content else None
 
     return post

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -96,7 +96,8 @@ def _rows() -> tuple[list[dict[str, Any]], dict[str, set[str]], int]:
     until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
     read = consultations_between(_store(), since, until)
     wanted = _filters()
-    rows, choices = [], {"topic": set(), "category": set(), "requester": set()}
+    rows: list[dict[str, Any]] = []
+    choices: dict[str, set[str]] = {"topic": set(), "category": set(), "requester": set()}
     for item in read:
         row = dict(item["result"])
         row["authoredOn"] = item["recordedAt"].date().isoformat() if item["recordedAt"] else None
@@ -128,7 +129,7 @@ def _feedback(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by_card = {(r.get("cdsCard") or {}).get("uuid"): r for r in rows if r.get("cdsCard")}
     outcomes = Counter(i["outcome"] for i in items)
     reasons: Counter[str] = Counter()
-    overrides = []
+    overrides: list[dict[str, str]] = []
     for item in items:
         if item["outcome"] != "overridden":
             continue
@@ -192,7 +193,9 @@ def orders() -> ResponseReturnValue:
 
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
+    )
     return response
 
 

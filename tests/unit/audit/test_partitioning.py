@@ -54,5 +54,7 @@ def test_gzipped_files_are_read_and_their_bad_lines_located(tmp_path: Path) -> N
     (export / "Basic.ndjson").write_text('{"resourceType": "Basic", "id": "b"}\n', encoding="utf-8")
     manifest = partition_export(export, tmp_path / "work", 3)
     assert manifest.lines == {"Condition": 1, "Patient": 1}
-    assert manifest.malformed_listed == ["Condition.ndjson.gz:3: not JSON (Expecting property name enclosed in double quotes at column 2)"]
+    assert manifest.malformed_listed == [
+        "Condition.ndjson.gz:3: not JSON (Expecting property name enclosed in double quotes at column 2)"
+    ]
     assert manifest.ignored == {"Basic": 1}

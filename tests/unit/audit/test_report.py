@@ -13,7 +13,6 @@ import pytest
 
 from app.audit.sections import mr_safety
 from app.audit.summary import Summary
-
 from tests.unit.audit.conftest import Audited
 
 FILTER = re.compile(r'<li id="q(\d+)"><code>(.*?)</code> → <b class="expect">(\d+)</b></li>')
@@ -47,10 +46,24 @@ def test_report_is_self_contained_with_every_section(audited: Audited) -> None:
 
 def test_mr_safety_hits_are_counted_by_status() -> None:
     rows = [
-        {"status": "rated", "category": "usually-not-appropriate", "safety": [
-            {"check": "mr-safety", "status": "unsafe"}, {"check": "pregnancy", "status": "pregnant"}]},
-        {"status": "rated", "category": "may-be-appropriate", "safety": [{"check": "mr-safety", "status": "unsafe"}]},
-        {"status": "rated", "category": "usually-appropriate", "safety": [{"check": "mr-safety", "status": "conditional"}]},
+        {
+            "status": "rated",
+            "category": "usually-not-appropriate",
+            "safety": [
+                {"check": "mr-safety", "status": "unsafe"},
+                {"check": "pregnancy", "status": "pregnant"},
+            ],
+        },
+        {
+            "status": "rated",
+            "category": "may-be-appropriate",
+            "safety": [{"check": "mr-safety", "status": "unsafe"}],
+        },
+        {
+            "status": "rated",
+            "category": "usually-appropriate",
+            "safety": [{"check": "mr-safety", "status": "conditional"}],
+        },
         {"status": "not-applicable", "safety": [{"check": "mr-safety", "status": "unsafe"}]},
     ]
     summary = Summary()

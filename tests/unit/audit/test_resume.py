@@ -17,7 +17,9 @@ def _rows(path: Path) -> dict[str, dict]:
     rows = {}
     for line in path.open(encoding="utf-8"):
         row = json.loads(line)
-        rows[row["serviceRequest"]] = {k: v for k, v in row.items() if k not in ("consultationId", "latencyMs")}
+        rows[row["serviceRequest"]] = {
+            k: v for k, v in row.items() if k not in ("consultationId", "latencyMs")
+        }
     return rows
 
 

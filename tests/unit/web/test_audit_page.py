@@ -83,7 +83,16 @@ def test_the_page_shows_the_traffic_and_the_feedback(traffic: tuple[Flask, Any])
     total = sent["api"] + sent["cds"]
     assert f'<b id="shown">{total}</b>' in html
     assert re.search(rf'href="/audit/orders\?[^"]*family=total[^"]*">{total}</a> orders evaluated', html)
-    for section in ("by-topic", "by-procedure", "by-month", "by-requester", "missing", "mr-safety", "swaps", "feedback"):
+    for section in (
+        "by-topic",
+        "by-procedure",
+        "by-month",
+        "by-requester",
+        "missing",
+        "mr-safety",
+        "swaps",
+        "feedback",
+    ):
         assert f'id="{section}"' in html
     feedback = html.split('id="feedback"', 1)[1]
     assert "<th>overridden</th><td>1</td>" in feedback and "<th>accepted</th><td>1</td>" in feedback
@@ -95,7 +104,9 @@ def test_filters_and_drill_down_agree(traffic: tuple[Flask, Any]) -> None:
     page = client.get("/audit?category=usually-appropriate", headers=_auth()).get_data(as_text=True)
     shown = int(re.search(r'<b id="shown">(\d+)</b>', page).group(1))
     assert shown >= 1
-    orders = client.get("/audit/orders?category=usually-appropriate&family=total&key=%5B%22all%22%5D", headers=_auth())
+    orders = client.get(
+        "/audit/orders?category=usually-appropriate&family=total&key=%5B%22all%22%5D", headers=_auth()
+    )
     listed = orders.get_data(as_text=True)
     assert listed.count("<tr><td>") == shown
     assert "insufficient-data" not in listed
