@@ -157,12 +157,14 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
     os.environ["SPINE_AUC_BIND_HOST"] = host
     from app.config import load_config
     from app.logging_setup import configure_logging
+    from app.security.api_auth import api_startup_warnings
     from app.security.cds_auth import check_startup_security
 
     configure_logging()
     log = logging.getLogger("spine_auc.serve")
     try:
-        for warning in check_startup_security(load_config(overrides), host):
+        config = load_config(overrides)
+        for warning in check_startup_security(config, host) + api_startup_warnings(config, host):
             log.warning(warning)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None

@@ -24,13 +24,12 @@ import jwt
 
 from app.errors import InvalidInput, Unauthorized
 from app.security.jwks import Fetcher, JwksCache, JwksError
+from app.security.key_fit import key_misfit
 
 log = logging.getLogger("spine_auc.auth")
 
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 ALLOWED_EXTRA_ALGORITHMS = frozenset({"ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512"})
-_KEY_FAMILY = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
-_EC_CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 MAX_TOKEN_BYTES = 16 * 1024
 # CDS Hooks: tokens "SHOULD be very short lived"; the sandbox signs exp = iat + 300.
 DEFAULT_MAX_TOKEN_LIFETIME = 300
@@ -88,7 +87,7 @@ def normalize_base_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _https_or_loopback(url: str, what: str) -> None:
+def require_https_or_loopback(url: str, what: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
         return
@@ -117,9 +116,9 @@ def parse_issuer(raw: dict[str, Any]) -> IssuerConfig:
     if jwks_file and jwks_url:
         raise ValueError(f"issuer {iss}: give either 'jwks_file' or 'jwks_url', not both")
     if jwks_url:
-        _https_or_loopback(jwks_url, f"issuer {iss}: jwks_url")
+        require_https_or_loopback(jwks_url, f"issuer {iss}: jwks_url")
     for url in jku_allowlist:
-        _https_or_loopback(url, f"issuer {iss}: jku_allowlist entry")
+        require_https_or_loopback(url, f"issuer {iss}: jku_allowlist entry")
     algorithms = _strings(raw.get("algorithms"), "algorithms") or DEFAULT_ALGORITHMS
     for alg in algorithms:
         if alg not in DEFAULT_ALGORITHMS and alg not in ALLOWED_EXTRA_ALGORITHMS:
@@ -317,14 +316,9 @@ class CdsAuthenticator:
         return key
 
     def _check_key_matches(self, key: jwt.PyJWK, alg: str, iss: str, kid: str) -> None:
-        """The key, not the token, decides what verifies: kty/crv (and the JWK's own alg) must fit ``alg``."""
-        jwk_alg = key._jwk_data.get("alg")
-        if jwk_alg is not None and jwk_alg != alg:
-            raise self._refuse("alg differs from the key's alg", iss=iss, kid=kid)
-        if key.key_type != _KEY_FAMILY.get(alg[:2]):
-            raise self._refuse("key type does not fit alg", iss=iss, kid=kid)
-        if alg in _EC_CURVE and key._jwk_data.get("crv") != _EC_CURVE[alg]:
-            raise self._refuse("curve does not fit alg", iss=iss, kid=kid)
+        misfit = key_misfit(key, alg)
+        if misfit is not None:
+            raise self._refuse(misfit, iss=iss, kid=kid)
 
     def check_fhir_server(self, caller: Caller | None, fhir_server: str | None) -> None:
         """Refuse (before any outbound call) a ``fhirServer`` the caller is not allowed to name."""
