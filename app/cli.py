@@ -185,6 +185,9 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("errorlog", "-")
+            # JSON lines, query strings and credentials redacted (app/logging_setup.py).
+            self.cfg.set("logger_class", "app.logging_setup.GunicornJsonLogger")
             # The app (and its database engine) is built before the fork: each worker opens its own connections.
             self.cfg.set(
                 "post_fork",
