@@ -29,6 +29,13 @@ class KeyPair:
         else:
             self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
+    @classmethod
+    def from_private(cls, private: Any, alg: str, kid: str) -> KeyPair:
+        """A published key pair (the CDS Hooks sandbox's) instead of a generated one."""
+        pair = cls.__new__(cls)
+        pair.alg, pair.kid, pair.private = alg, kid, private
+        return pair
+
     def jwk(self) -> dict[str, Any]:
         algorithm = jwt.algorithms.ECAlgorithm if self.alg.startswith("ES") else jwt.algorithms.RSAAlgorithm
         data = json.loads(algorithm.to_jwk(self.private.public_key()))
