@@ -75,10 +75,11 @@ def evaluate(
     file: str, patient_bundle: str | None, fmt: str, now: str | None, criteria_dir: str | None
 ) -> None:
     """Evaluate the ServiceRequest(s) in FILE (a Bundle, or a bare ServiceRequest with --patient-bundle)."""
-    from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+    from app.clinical.assessment import assess_orders, record_from_resources
     from app.clinical.result import format_text
     from app.criteria.loader import load_criteria
     from app.errors import CriteriaError, InvalidInput
+    from app.fhir.input import checked_orders, split_input
 
     try:
         loaded = load_criteria(_criteria_dir(criteria_dir))
@@ -101,13 +102,15 @@ def evaluate(
             others += [
                 e["resource"] for e in extra.get("entry", []) if isinstance(e, dict) and "resource" in e
             ]
-        results = evaluate_orders(orders, record_from_resources(others), loaded, now=request_time)
+        results = assess_orders(
+            checked_orders(orders), record_from_resources(others), loaded, now=request_time
+        )
     except InvalidInput as err:
         raise click.ClickException(f"unreadable input: {err.message}") from None
     if fmt == "text":
         click.echo(format_text(results))
     else:
-        click.echo(json.dumps({"results": results}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False))
 
 
 @main.group()

@@ -17,9 +17,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from app.clinical.assessment import evaluate_bundle
+from app.clinical.vocabulary import Status
 from app.criteria.loader import load_criteria
 from app.criteria.model import Criteria
+from app.fhir.input import assess_bundle
 from bench.patients import collection_bundle
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,10 +63,10 @@ def _payload(n_resources: int) -> bytes:
 
 
 def _check_result(payload: bytes, criteria: Criteria) -> dict[str, Any]:
-    results = evaluate_bundle(json.loads(payload), criteria, now=NOW)
-    if len(results) != 1 or results[0].get("status") not in {"rated", "insufficient-data"}:
+    results = assess_bundle(json.loads(payload), criteria, now=NOW)
+    if len(results) != 1 or results[0].status not in {Status.RATED, Status.INSUFFICIENT_DATA}:
         raise RuntimeError(f"benchmark patient did not evaluate as expected: {results!r:.300}")
-    return results[0]
+    return results[0].to_json()
 
 
 def bench_engine(
@@ -77,7 +78,7 @@ def bench_engine(
     first = _check_result(payload, criteria)
     baseline = time_calls(lambda: json.loads(payload), seconds=seconds / 3, max_calls=max_calls * 20)
     engine = time_calls(
-        lambda: evaluate_bundle(json.loads(payload), criteria, now=NOW), seconds=seconds, max_calls=max_calls
+        lambda: assess_bundle(json.loads(payload), criteria, now=NOW), seconds=seconds, max_calls=max_calls
     )
     # The engine figure includes json.loads too, so the ratio reads "evaluating costs N x parsing".
     return {
@@ -112,7 +113,7 @@ def profile_engine(
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        evaluate_bundle(json.loads(payload), criteria, now=NOW)
+        assess_bundle(json.loads(payload), criteria, now=NOW)
     profiler.disable()
     stats = pstats.Stats(profiler)
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
@@ -169,10 +170,10 @@ def bench_scale(
     for n in sizes:
         payload = _payload(n)
         _check_result(payload, criteria)
-        document = json.loads(payload)  # evaluate_bundle does not modify its input
+        document = json.loads(payload)  # assess_bundle does not modify its input
         parse = time_calls(partial(json.loads, payload), seconds=seconds_per_size / 3, max_calls=max_calls)
         engine = time_calls(
-            partial(evaluate_bundle, document, criteria, now=NOW),
+            partial(assess_bundle, document, criteria, now=NOW),
             seconds=seconds_per_size,
             max_calls=max_calls,
         )

@@ -200,7 +200,7 @@ def order(order_id: str = "sr-bench-mri") -> dict[str, Any]:
 
 
 def collection_bundle(n: int) -> dict[str, Any]:
-    """The order and the ``n``-resource record as one collection Bundle (input of ``evaluate_bundle``)."""
+    """The order and the ``n``-resource record as one collection Bundle (input of ``assess_bundle``)."""
     entries = [{"resource": order()}] + [{"resource": r} for r in patient_resources(n)]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 

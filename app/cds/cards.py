@@ -1,6 +1,6 @@
-"""CDS Hooks 2.0 cards and system actions from evaluation results (pure: dicts in, dicts out).
+"""CDS Hooks 2.0 cards and system actions rendered from typed results (:class:`app.clinical.result.Result`).
 
-One card per evaluated spine order (``not-applicable`` orders get none). Indicator policy, chosen
+One card per assessed spine order (``not-applicable`` orders get none). Indicator policy, chosen
 against alert fatigue: ``info`` for usually / may be appropriate and for "no criteria apply";
 ``warning`` for usually not appropriate, insufficient data or an MR-conditional implant; ``critical``
 only when a modifier marks a contraindication (MR-unsafe implant).
@@ -16,6 +16,9 @@ import copy
 import uuid
 from typing import Any
 
+from app.clinical.result import AppliedModifier, Result
+from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
+
 PAMA_RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
 PAMA_CONSULT_ID_URL = "http://fhir.org/argonaut/Extension/pama-rating-consult-id"
 PAMA_AUC_APPLIED_URL = "http://fhir.org/argonaut/Extension/pama-rating-auc-applied"
@@ -30,24 +33,26 @@ TOPIC_SYSTEM = "urn:spine-auc:CodeSystem:acr-topic"
 OVERRIDE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 LOCAL_OVERRIDE_SYSTEM = "urn:spine-auc:CodeSystem:imaging-override-reason"
 
-CATEGORY_TEXT: dict[str, str] = {
-    "usually-appropriate": "usually appropriate",
-    "may-be-appropriate": "may be appropriate",
-    "may-be-appropriate-disagreement": "may be appropriate (panel disagreement)",
-    "usually-not-appropriate": "usually not appropriate",
+CATEGORY_TEXT: dict[Category, str] = {
+    Category.USUALLY_APPROPRIATE: "usually appropriate",
+    Category.MAY_BE_APPROPRIATE: "may be appropriate",
+    Category.MAY_BE_APPROPRIATE_DISAGREEMENT: "may be appropriate (panel disagreement)",
+    Category.USUALLY_NOT_APPROPRIATE: "usually not appropriate",
 }
 # PAMA mapping (clinical-rules §6): UA, MBA, MBA-D -> appropriate; UNA -> not-appropriate.
-PAMA_FOR_CATEGORY: dict[str, str] = {
-    "usually-appropriate": "appropriate",
-    "may-be-appropriate": "appropriate",
-    "may-be-appropriate-disagreement": "appropriate",
-    "usually-not-appropriate": "not-appropriate",
+PAMA_FOR_CATEGORY: dict[Category, PamaRating] = {
+    Category.USUALLY_APPROPRIATE: PamaRating.APPROPRIATE,
+    Category.MAY_BE_APPROPRIATE: PamaRating.APPROPRIATE,
+    Category.MAY_BE_APPROPRIATE_DISAGREEMENT: PamaRating.APPROPRIATE,
+    Category.USUALLY_NOT_APPROPRIATE: PamaRating.NOT_APPROPRIATE,
 }
-PAMA_DISPLAY: dict[str, str] = {
-    "appropriate": "Adheres to appropriate use criteria",
-    "not-appropriate": "Does not adhere to appropriate use criteria",
-    "no-criteria-apply": "No appropriate use criteria apply",
+PAMA_DISPLAY: dict[PamaRating, str] = {
+    PamaRating.APPROPRIATE: "Adheres to appropriate use criteria",
+    PamaRating.NOT_APPROPRIATE: "Does not adhere to appropriate use criteria",
+    PamaRating.NO_CRITERIA_APPLY: "No appropriate use criteria apply",
 }
+#: Statuses that get a card (``not-applicable`` orders are not spine imaging: no card).
+CARD_STATUSES = frozenset({Status.RATED, Status.INSUFFICIENT_DATA, Status.NO_CRITERIA})
 
 OVERRIDE_REASONS: list[dict[str, str]] = [
     {"system": LOCAL_OVERRIDE_SYSTEM, "code": "emergency", "display": "Emergency or urgent clinical need"},
@@ -74,14 +79,6 @@ SUMMARY_LIMIT = 139  # "<140 characters"
 MAX_SUGGESTIONS = 3
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _arr(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
@@ -98,49 +95,54 @@ def _md(text: Any) -> str:
     return out
 
 
-def _study(result: dict[str, Any], order: dict[str, Any] | None) -> str:
-    procedure = result.get("procedure")
-    if isinstance(procedure, dict) and isinstance(procedure.get("display"), str):
-        return procedure["display"]
+def _study(result: Result, order: dict[str, Any] | None) -> str:
+    """What the card calls the order: the catalogue study, else the order's own text or coding display."""
+    if result.procedure is not None:
+        return result.procedure.display
     code = (order or {}).get("code")
     if isinstance(code, dict):
         if isinstance(code.get("text"), str) and code["text"]:
-            return code["text"]
+            return str(code["text"])
         for coding in code.get("coding") or []:
             if isinstance(coding, dict) and isinstance(coding.get("display"), str):
-                return coding["display"]
+                return str(coding["display"])
     return "Imaging order"
 
 
-def _score_text(score: Any) -> str:
-    return f"{score}/9" if isinstance(score, int) and not isinstance(score, bool) else "no score"
+def _score_text(score: int | None) -> str:
+    return f"{score}/9" if score is not None else "no score"
 
 
-def pama_rating_for(result: dict[str, Any]) -> str | None:
+def _category_text(category: Category | None) -> str:
+    return CATEGORY_TEXT[category] if category is not None else str(category)
+
+
+def pama_rating_for(result: Result) -> PamaRating | None:
     """The Argonaut rating code for a result, or None when no PAMA response may be given."""
-    status = result.get("status")
-    if status == "no-criteria":
-        return "no-criteria-apply"
-    if status != "rated":
+    if result.status is Status.NO_CRITERIA:
+        return PamaRating.NO_CRITERIA_APPLY
+    if not result.is_rated:
         return None
-    rating = result.get("pamaRating")
-    if isinstance(rating, str) and rating in PAMA_DISPLAY:
-        return rating
-    return PAMA_FOR_CATEGORY.get(str(result.get("category")))
+    if result.pama_rating is not None:
+        return result.pama_rating
+    return PAMA_FOR_CATEGORY.get(result.category) if result.category is not None else None
 
 
 def pama_extensions(
-    rating: str, *, consultation_id: str | None, category: str | None, score: Any, auc_url: str | None
+    rating: PamaRating,
+    *,
+    consultation_id: str | None,
+    category: Category | None,
+    score: int | None,
+    auc_url: str | None,
 ) -> list[dict[str, Any]]:
     """The Argonaut PAMA extensions; category and score ride along as extra codings of the rating."""
     codings: list[dict[str, Any]] = [
-        {"system": PAMA_RATING_SYSTEM, "code": rating, "display": PAMA_DISPLAY.get(rating, rating)}
+        {"system": PAMA_RATING_SYSTEM, "code": rating, "display": PAMA_DISPLAY[rating]}
     ]
     if category:
-        codings.append(
-            {"system": CATEGORY_SYSTEM, "code": category, "display": CATEGORY_TEXT.get(category, category)}
-        )
-    if isinstance(score, int) and not isinstance(score, bool):
+        codings.append({"system": CATEGORY_SYSTEM, "code": category, "display": CATEGORY_TEXT[category]})
+    if score is not None:
         codings.append({"system": SCORE_SYSTEM, "code": str(score), "display": f"{score} of 9"})
     exts: list[dict[str, Any]] = [{"url": PAMA_RATING_URL, "valueCodeableConcept": {"coding": codings}}]
     if consultation_id:
@@ -162,25 +164,17 @@ def with_extensions(resource: dict[str, Any], extensions: list[dict[str, Any]]) 
     return updated
 
 
-def _auc_url(result: dict[str, Any]) -> str | None:
-    source = result.get("source")
-    if isinstance(source, dict) and isinstance(source.get("url"), str) and source["url"]:
-        return source["url"]
-    return None
-
-
-def system_action(result: dict[str, Any], order: dict[str, Any]) -> dict[str, Any] | None:
+def system_action(result: Result, order: dict[str, Any]) -> dict[str, Any] | None:
     """The ``update`` that attaches the rating to the draft order; None for unrated / not-applicable."""
     rating = pama_rating_for(result)
     if rating is None:
         return None
-    category = result.get("category") if result.get("status") == "rated" else None
     exts = pama_extensions(
         rating,
-        consultation_id=result.get("consultationId"),
-        category=category if isinstance(category, str) else None,
-        score=result.get("score") if result.get("status") == "rated" else None,
-        auc_url=_auc_url(result),
+        consultation_id=result.consultation_id,
+        category=result.category if result.is_rated else None,
+        score=result.score if result.is_rated else None,
+        auc_url=result.source.url or None,
     )
     return {
         "type": "update",
@@ -189,31 +183,28 @@ def system_action(result: dict[str, Any], order: dict[str, Any]) -> dict[str, An
     }
 
 
-def _suggestions(result: dict[str, Any], order: dict[str, Any]) -> list[dict[str, Any]]:
-    alternatives = _arr(result.get("alternatives"))
+def _suggestions(result: Result, order: dict[str, Any]) -> list[dict[str, Any]]:
     suggestions: list[dict[str, Any]] = []
-    for alt in alternatives:
-        if len(suggestions) >= MAX_SUGGESTIONS or not isinstance(alt, dict):
+    for alt in result.alternatives:
+        if len(suggestions) >= MAX_SUGGESTIONS:
             break
-        procedure = _obj(alt.get("procedure"))
-        codes = [c for c in procedure.get("codes") or [] if isinstance(c, dict) and c.get("code")]
-        category = alt.get("category")
-        rating = PAMA_FOR_CATEGORY.get(str(category))
+        codes = [c for c in alt.procedure.codes if c.code]
+        rating = PAMA_FOR_CATEGORY.get(alt.category)
         if not codes or rating is None:
             continue  # a swap needs a code, and the suggested order must carry its own rating
-        display = str(procedure.get("display") or codes[0].get("display") or codes[0]["code"])
+        display = alt.procedure.display or codes[0].display or codes[0].code
         swapped = with_extensions(
-            {**order, "code": {"coding": [dict(c) for c in codes], "text": display}},
+            {**order, "code": {"coding": [c.to_json() for c in codes], "text": display}},
             pama_extensions(
                 rating,
-                consultation_id=result.get("consultationId"),
-                category=str(category),
-                score=alt.get("score"),
-                auc_url=_auc_url(result),
+                consultation_id=result.consultation_id,
+                category=alt.category,
+                score=alt.score,
+                auc_url=result.source.url or None,
             ),
         )
         label = _clip(
-            f"Order {display} instead ({CATEGORY_TEXT.get(str(category), category)}, {_score_text(alt.get('score'))})",
+            f"Order {display} instead ({CATEGORY_TEXT[alt.category]}, {_score_text(alt.score)})",
             SUMMARY_LIMIT,
         )
         suggestions.append(
@@ -233,48 +224,43 @@ def _suggestions(result: dict[str, Any], order: dict[str, Any]) -> list[dict[str
     return suggestions
 
 
-def _evidence(items: Any) -> str:
-    refs = [str(r) for r in items or [] if isinstance(r, str | int | float)]
+def _evidence(refs: tuple[str, ...]) -> str:
     return f" — evidence: {', '.join(_md(r) for r in refs)}" if refs else ""
 
 
-def _detail(result: dict[str, Any], study: str) -> str:
+def _detail(result: Result, study: str) -> str:
     lines: list[str] = []
-    status = result.get("status")
-    topic = _obj(result.get("topic"))
-    variant = _obj(result.get("variant"))
-    if status == "rated":
-        category = CATEGORY_TEXT.get(str(result.get("category")), str(result.get("category")))
-        basis = " (category midpoint)" if result.get("scoreBasis") == "category-midpoint" else ""
-        lines.append(f"**{_md(study)}** is *{category}*: score {_score_text(result.get('score'))}{basis}.")
-    elif status == "insufficient-data":
+    if result.is_rated:
+        basis = " (category midpoint)" if result.score_basis is ScoreBasis.CATEGORY_MIDPOINT else ""
+        lines.append(
+            f"**{_md(study)}** is *{_category_text(result.category)}*: score {_score_text(result.score)}{basis}."
+        )
+    elif result.status is Status.INSUFFICIENT_DATA:
         lines.append(f"**{_md(study)}** cannot be rated yet: the record lacks facts that change the answer.")
     else:
         lines.append(f"**{_md(study)}**: no ACR Appropriateness Criteria apply to this order and indication.")
-    if topic:
-        title = f"ACR {_md(topic.get('title', topic.get('id', '')))}"
-        if topic.get("version"):
-            title += f" ({_md(topic['version'])})"
-        if variant.get("number") is not None:
-            title += f", variant {_md(variant['number'])}"
-            if variant.get("text"):
-                title += f": {_md(variant['text'])}"
+    if result.topic:
+        title = f"ACR {_md(result.topic.title)}"
+        if result.topic.version:
+            title += f" ({_md(result.topic.version)})"
+        if result.variant is not None:
+            title += f", variant {_md(result.variant.number)}"
+            if result.variant.text:
+                title += f": {_md(result.variant.text)}"
         lines += ["", title]
-    if result.get("matchedVariants"):
-        lines.append("Matched variants: " + ", ".join(_md(v) for v in result["matchedVariants"]))
-    modifiers = [m for m in result.get("modifiers") or [] if isinstance(m, dict)]
-    if modifiers:
+    if result.matched_variants:
+        lines.append("Matched variants: " + ", ".join(_md(v) for v in result.matched_variants))
+    if result.modifiers:
         lines += ["", "**Safety and modifiers**"]
-        for m in modifiers:
-            text = m.get("text") or m.get("title") or m.get("id")
-            lines.append(f"- {_md(m.get('title') or m.get('id'))}: {_md(text)}{_evidence(m.get('evidence'))}")
-    reasons = [r for r in result.get("reasons") or [] if isinstance(r, dict)]
+        for m in result.modifiers:
+            text = m.text or m.title or m.id
+            lines.append(f"- {_md(m.title or m.id)}: {_md(text)}{_evidence(m.evidence)}")
     found: list[str] = []
     checked: list[str] = []
-    for r in reasons:
-        text = _md(r.get("text") or r.get("fact"))
-        if r.get("evidence"):
-            line = f"- {text}{_evidence(r.get('evidence'))}"
+    for r in result.reasons:
+        text = _md(r.text or r.fact)
+        if r.evidence:
+            line = f"- {text}{_evidence(r.evidence)}"
             if line not in found:
                 found.append(line)
         elif text not in checked:
@@ -283,95 +269,82 @@ def _detail(result: dict[str, Any], study: str) -> str:
         lines += ["", "**Reasons** (with the FHIR resources behind them)"] + found
     if checked:
         lines += ["", "**Also checked:** " + "; ".join(checked)]
-    missing = [m for m in result.get("missing") or [] if isinstance(m, dict)]
-    if missing:
+    if result.missing:
         lines += ["", "**Missing information** (record it to get a rating)"]
-        for m in missing:
-            options = [
-                f"{_md(o.get('value'))} → {_md(CATEGORY_TEXT.get(str(o.get('outcome')), o.get('outcome')))}"
-                for o in m.get("options") or []
-                if isinstance(o, dict)
-            ]
+        for missing in result.missing:
+            options = [f"{_md(o.value)} → {_md(o.outcome)}" for o in missing.options]
             suffix = f" (if {'; '.join(options)})" if options else ""
-            lines.append(f"- {_md(m.get('text') or m.get('fact'))}{suffix}")
-    issues = [i for i in result.get("dataIssues") or [] if isinstance(i, str)]
-    if issues:
-        lines += ["", "**Data skipped as malformed**"] + [f"- {_md(i)}" for i in issues[:10]]
+            lines.append(f"- {_md(missing.text or missing.fact)}{suffix}")
+    if result.data_issues:
+        lines += ["", "**Data skipped as malformed**"] + [f"- {_md(i)}" for i in result.data_issues[:10]]
     footer: list[str] = []
-    if result.get("rrl"):
-        footer.append(f"Relative radiation level: {_md(result['rrl'])}")
-    if result.get("criteriaVersion"):
-        footer.append(f"Criteria version: {_md(result['criteriaVersion'])}")
-    source = _obj(result.get("source"))
-    if source.get("label"):
-        cite = _md(source["label"])
-        if source.get("url"):
-            cite = f"[{cite}]({source['url']})"
-        if source.get("citation"):
-            cite += f" — {_md(source['citation'])}"
+    if result.rrl:
+        footer.append(f"Relative radiation level: {_md(result.rrl)}")
+    if result.criteria_version:
+        footer.append(f"Criteria version: {_md(result.criteria_version)}")
+    source = result.source
+    if source.label:
+        cite = _md(source.label)
+        if source.url:
+            cite = f"[{cite}]({source.url})"
+        if source.citation:
+            cite += f" — {_md(source.citation)}"
         footer.append(f"Source: {cite}")
-    if result.get("consultationId"):
-        footer.append(f"Consultation: {_md(result['consultationId'])}")
+    if result.consultation_id:
+        footer.append(f"Consultation: {_md(result.consultation_id)}")
     if footer:
         lines += ["", " · ".join(footer)]
     return "\n".join(lines)
 
 
-def _indicator(result: dict[str, Any]) -> str:
-    modifiers = [m for m in result.get("modifiers") or [] if isinstance(m, dict)]
-    if any(m.get("indicator") == "critical" for m in modifiers):
-        return "critical"
-    if result.get("status") == "insufficient-data":
-        return "warning"
-    if result.get("status") == "rated" and result.get("category") == "usually-not-appropriate":
-        return "warning"
-    if any(m.get("indicator") == "warning" for m in modifiers):
-        return "warning"
-    return "info"
+def _critical(modifiers: tuple[AppliedModifier, ...]) -> list[AppliedModifier]:
+    return [m for m in modifiers if m.indicator is Indicator.CRITICAL]
 
 
-def _summary(result: dict[str, Any], study: str) -> str:
-    status = result.get("status")
-    if status == "rated":
-        category = CATEGORY_TEXT.get(str(result.get("category")), str(result.get("category")))
-        critical = [
-            m
-            for m in result.get("modifiers") or []
-            if isinstance(m, dict) and m.get("indicator") == "critical"
-        ]
+def _indicator(result: Result) -> Indicator:
+    if _critical(result.modifiers):
+        return Indicator.CRITICAL
+    if result.status is Status.INSUFFICIENT_DATA:
+        return Indicator.WARNING
+    if result.is_rated and result.category is Category.USUALLY_NOT_APPROPRIATE:
+        return Indicator.WARNING
+    if any(m.indicator is Indicator.WARNING for m in result.modifiers):
+        return Indicator.WARNING
+    return Indicator.INFO
+
+
+def _summary(result: Result, study: str) -> str:
+    if result.is_rated:
+        category = _category_text(result.category)
+        critical = _critical(result.modifiers)
         if critical:
-            why = str(critical[0].get("title") or "contraindication")
-            tail = f": contraindicated ({why}) — {category} ({_score_text(result.get('score'))})"
+            why = critical[0].title or "contraindication"
+            tail = f": contraindicated ({why}) — {category} ({_score_text(result.score)})"
         else:
-            tail = f": {category} ({_score_text(result.get('score'))})"
-    elif status == "insufficient-data":
+            tail = f": {category} ({_score_text(result.score)})"
+    elif result.status is Status.INSUFFICIENT_DATA:
         tail = ": not rated — more clinical information needed"
     else:
         tail = ": no appropriateness criteria apply"
     return _clip(study, SUMMARY_LIMIT - len(tail)) + tail
 
 
-def _source(result: dict[str, Any], default_label: str) -> dict[str, Any]:
-    src = _obj(result.get("source"))
-    out: dict[str, Any] = {"label": str(src.get("label") or default_label)}
-    if src.get("url"):
-        out["url"] = str(src["url"])
-    topic = _obj(result.get("topic"))
-    if topic.get("id"):
+def _source(result: Result, default_label: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"label": result.source.label or default_label}
+    if result.source.url:
+        out["url"] = result.source.url
+    if result.topic:
         out["topic"] = {
             "system": TOPIC_SYSTEM,
-            "code": str(topic["id"]),
-            "display": str(topic.get("title") or topic["id"]),
+            "code": result.topic.id,
+            "display": result.topic.title or result.topic.id,
         }
     return out
 
 
-def card_for(
-    result: dict[str, Any], order: dict[str, Any], *, default_source_label: str
-) -> dict[str, Any] | None:
-    """One card for an evaluated spine order; None when the order is not spine imaging."""
-    status = result.get("status")
-    if status not in {"rated", "insufficient-data", "no-criteria"}:
+def card_for(result: Result, order: dict[str, Any], *, default_source_label: str) -> dict[str, Any] | None:
+    """One card for an assessed spine order; None when the order is not spine imaging."""
+    if result.status not in CARD_STATUSES:
         return None
     study = _study(result, order)
     indicator = _indicator(result)
@@ -382,18 +355,18 @@ def card_for(
         "detail": _detail(result, study),
         "source": _source(result, default_source_label),
     }
-    if status == "rated":
+    if result.is_rated:
         suggestions = _suggestions(result, order)
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = "at-most-one"
-    if indicator != "info":
+    if indicator is not Indicator.INFO:
         card["overrideReasons"] = [dict(r) for r in OVERRIDE_REASONS]
     return card
 
 
 def build_response(
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+    pairs: list[tuple[Result, dict[str, Any]]],
     *,
     legacy_system_actions: bool,
     default_source_label: str,

@@ -36,10 +36,12 @@ from app.cds.prefetch import (
     discovery_prefetch,
     read_prefetch,
 )
-from app.clinical.assessment import PatientRecord, evaluate_orders
+from app.clinical.assessment import PatientRecord, assess_orders
 from app.clinical.orders import resolve_procedure
+from app.clinical.result import CardLink, Result
 from app.criteria import loader as criteria_module
 from app.errors import InvalidInput, NotFound, SpineAucError
+from app.fhir.input import checked_orders
 from app.fhir.models import validate_service_request
 from app.web.body import read_json_body
 
@@ -99,7 +101,7 @@ def _init_caches(state: Any) -> None:
     state.app.extensions["spine_auc.cds_record_cache"] = RecordCache(
         int(config.get("CDS_RECORD_CACHE_SIZE", 256))
     )
-    state.app.extensions["spine_auc.cds_result_cache"] = LruCache[dict[str, Any]](
+    state.app.extensions["spine_auc.cds_result_cache"] = LruCache[Result](
         int(config.get("CDS_RESULT_CACHE_SIZE", 1024))
     )
 
@@ -109,8 +111,8 @@ def _record_cache() -> RecordCache:
     return cache
 
 
-def _result_cache() -> LruCache[dict[str, Any]]:
-    cache: LruCache[dict[str, Any]] = current_app.extensions["spine_auc.cds_result_cache"]
+def _result_cache() -> LruCache[Result]:
+    cache: LruCache[Result] = current_app.extensions["spine_auc.cds_result_cache"]
     return cache
 
 
@@ -215,16 +217,18 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
     return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
 
 
-def _evaluate(orders: list[dict[str, Any]], record: PatientRecord, criteria: Any) -> list[tuple[dict, dict]]:
+def _evaluate(
+    orders: list[dict[str, Any]], record: PatientRecord, criteria: Any
+) -> list[tuple[Result, dict[str, Any]]]:
     """(result, order) pairs; an order the core cannot read is skipped (no card), never a 400 for the hook."""
     try:
-        return list(zip(evaluate_orders(orders, record, criteria), orders, strict=True))
+        return list(zip(assess_orders(checked_orders(orders), record, criteria), orders, strict=True))
     except InvalidInput:
         pass
-    pairs: list[tuple[dict, dict]] = []
+    pairs: list[tuple[Result, dict[str, Any]]] = []
     for order in orders:
         try:
-            results = evaluate_orders([order], record, criteria)
+            results = assess_orders(checked_orders([order]), record, criteria)
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
@@ -234,7 +238,7 @@ def _evaluate(orders: list[dict[str, Any]], record: PatientRecord, criteria: Any
 
 def _evaluate_cached(
     orders: list[dict[str, Any]], record: PatientRecord, criteria: Any, record_key: str | None
-) -> list[tuple[dict, dict]]:
+) -> list[tuple[Result, dict[str, Any]]]:
     """Evaluate, reusing the result of an identical (prefetch, order, criteria version, day) seen before.
 
     Only records built from prefetch alone have a key (fetched data is always evaluated afresh). A reused
@@ -244,7 +248,7 @@ def _evaluate_cached(
         return _evaluate(orders, record, criteria)
     cache = _result_cache()
     day = datetime.now(UTC).date().isoformat()
-    pairs: list[tuple[dict, dict]] = []
+    pairs: list[tuple[Result, dict[str, Any]]] = []
     for order in orders:
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
@@ -252,13 +256,11 @@ def _evaluate_cached(
         ).hexdigest()
         cached = cache.get(key)
         if cached is not None:
-            # Shallow copies: nothing downstream mutates nested values; top-level keys are ours per call.
-            result = {**cached, "consultationId": f"urn:uuid:{uuid.uuid4()}"}
-            pairs.append((result, order))
+            pairs.append((cached.with_consultation_id(f"urn:uuid:{uuid.uuid4()}"), order))
             continue
         fresh = _evaluate([order], record, criteria)
         for result, _order in fresh:
-            cache.put(key, dict(result))
+            cache.put(key, result)
         pairs.extend(fresh)
     return pairs
 
@@ -328,7 +330,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
         default_source_label=str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)")),
     )
     latency_ms = (time.perf_counter() - started) * 1000.0
-    _link_cards(pairs, response)
+    pairs = _link_cards(pairs, response)
     store = current_app.extensions.get("spine_auc.store")
     if store is not None:
         store.record_consultations(
@@ -348,25 +350,26 @@ def call_service(service_id: str) -> ResponseReturnValue:
         len(response["cards"]),
         info["source"],
         getattr(criteria, "version", "?"),
-        ",".join(str(r.get("consultationId")) for r, _ in pairs),
+        ",".join(r.consultation_id for r, _ in pairs),
         latency_ms,
     )
     return jsonify(response)
 
 
-def _link_cards(pairs: list[tuple[dict, dict]], response: dict[str, Any]) -> None:
-    """Record each card's uuid (and its suggestions') in its result, so feedback can be tied to a consultation."""
+def _link_cards(
+    pairs: list[tuple[Result, dict[str, Any]]], response: dict[str, Any]
+) -> list[tuple[Result, dict[str, Any]]]:
+    """Each result with its card's uuid (and its suggestions'), so feedback can be tied to a consultation."""
     cards = iter(response["cards"])
-    for result, _order in pairs:
-        if result.get("status") not in {"rated", "insufficient-data", "no-criteria"}:
-            continue
-        card = next(cards, None)
-        if card is None:
-            return
-        result["cdsCard"] = {
-            "uuid": card["uuid"],
-            "suggestions": [s["uuid"] for s in card.get("suggestions", [])],
-        }
+    linked: list[tuple[Result, dict[str, Any]]] = []
+    for result, order in pairs:
+        card = next(cards, None) if result.status in cds_cards.CARD_STATUSES else None
+        if card is not None:
+            result = result.with_card(
+                CardLink(card["uuid"], tuple(s["uuid"] for s in card.get("suggestions", [])))
+            )
+        linked.append((result, order))
+    return linked
 
 
 # -- feedback ----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""The one question every caller asks: orders + patient record → results in the §7 contract.
+"""The one question every caller asks: orders + patient record → typed results (clinical-rules.md §7).
 
-Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Orders are validated with the R4B models;
-patient resources are read as dicts (see :mod:`app.clinical.facts`).
+Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Pure: orders must already be valid R4
+ServiceRequests (callers check them with :func:`app.fhir.input.checked_orders`); patient resources are read as
+dicts (see :mod:`app.clinical.facts`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from app.clinical.engine import evaluate
+from app.clinical.conclusion import assess
 from app.clinical.facts import PatientFacts, build_facts, evaluation_date, ref_of
 from app.clinical.orders import resolve_procedure
-from app.clinical.result import assessment_to_result
+from app.clinical.report import report
+from app.clinical.result import Result
 from app.criteria.model import Criteria
-from app.errors import InvalidInput
-from app.fhir.models import validate_service_request
 
 PATIENT_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication")
-BUNDLE_TYPES = {"collection", "transaction", "searchset", "batch", "document", "message", None}
 
 
 @dataclass
@@ -38,40 +37,6 @@ class PatientRecord:
     unavailable: set[str] = field(default_factory=set)
     issues: list[str] = field(default_factory=list)
     facts_cache: dict[tuple[Any, ...], PatientFacts] = field(default_factory=dict, repr=False, compare=False)
-
-
-def split_input(resource: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A Bundle or a bare ServiceRequest → (ServiceRequests, other resources). Raises InvalidInput."""
-    if not isinstance(resource, dict):
-        raise InvalidInput("expected a FHIR resource (a JSON object)")
-    rtype = resource.get("resourceType")
-    if rtype == "ServiceRequest":
-        return [resource], []
-    if rtype != "Bundle":
-        raise InvalidInput(
-            f"expected a Bundle or a ServiceRequest, got resourceType {rtype!r}", expression=["resourceType"]
-        )
-    if resource.get("type") not in BUNDLE_TYPES:
-        raise InvalidInput(f"unsupported Bundle.type {resource.get('type')!r}", expression=["Bundle.type"])
-    entries = resource.get("entry", [])
-    if not isinstance(entries, list):
-        raise InvalidInput("Bundle.entry is not a list", expression=["Bundle.entry"])
-    orders, others = [], []
-    for i, entry in enumerate(entries):
-        res = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(res, dict):
-            raise InvalidInput(f"Bundle.entry[{i}] has no resource", expression=[f"Bundle.entry[{i}]"])
-        if res.get("resourceType") == "ServiceRequest":
-            orders.append(res)
-        elif res.get("resourceType") == "Bundle":
-            inner_orders, inner_others = split_input(res)
-            orders += inner_orders
-            others += inner_others
-        else:
-            others.append(res)
-    if not orders:
-        raise InvalidInput("the Bundle contains no ServiceRequest to evaluate", expression=["Bundle.entry"])
-    return orders, others
 
 
 def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
@@ -114,16 +79,14 @@ def _belongs_to(resource: dict[str, Any], patient_ref: str | None) -> bool:
     return True
 
 
-def _facts_for(
-    order: dict[str, Any], record: PatientRecord, criteria: Criteria, evaluation: date
-) -> PatientFacts:
+def _facts_for(order: dict[str, Any], record: PatientRecord, criteria: Criteria, as_of: date) -> PatientFacts:
     """Facts for this order: they depend on the record, the order's subject and reasons, and the date only."""
     subject = _subject(order)
     reason_codes = [c for c in order.get("reasonCode", []) or [] if isinstance(c, dict)]
     refs = [r.get("reference") for r in order.get("reasonReference", []) or [] if isinstance(r, dict)]
     key = (
         criteria.version,
-        evaluation,
+        as_of,
         subject,
         json.dumps([reason_codes, refs], sort_keys=True) if (reason_codes or refs) else None,
         ref_of(order) if (reason_codes or refs) else None,  # order reasons are evidence "ServiceRequest/<id>"
@@ -143,7 +106,7 @@ def _facts_for(
             patient=record.patient,
             resources=resources,
             unavailable=set(record.unavailable),
-            evaluation=evaluation,
+            evaluation=as_of,
         )
         if skipped:
             cached.issues.append(f"{skipped} resource(s) belong to another patient than {subject}; ignored")
@@ -155,26 +118,23 @@ def _facts_for(
     return replace(cached, issues=list(cached.issues))
 
 
-def evaluate_order(
+def assess_order(
     order: dict[str, Any], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
-) -> dict[str, Any]:
-    """Evaluate one ServiceRequest; raises InvalidInput when the order is not a valid R4 ServiceRequest."""
+) -> Result:
+    """Assess one valid R4 ServiceRequest against the patient's record."""
     started = time.perf_counter()
-    validate_service_request(order)
-    evaluation = evaluation_date(order, now)
-    facts = _facts_for(order, record, criteria, evaluation)
-    ordered = resolve_procedure(order, criteria)
-    assessment = evaluate(ordered, facts, criteria)
-    result = assessment_to_result(
+    as_of = evaluation_date(order, now)
+    facts = _facts_for(order, record, criteria, as_of)
+    assessment = assess(resolve_procedure(order, criteria), facts, criteria)
+    result = report(
         assessment,
         facts,
         criteria,
         order=order,
         consultation_id=f"urn:uuid:{uuid.uuid4()}",
-        evaluation=evaluation,
+        evaluation_date=as_of,
     )
-    result["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
-    return result
+    return replace(result, latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 def _reason_references(order: dict[str, Any], resources: dict[str, list[dict[str, Any]]]) -> list[Any]:
@@ -190,15 +150,8 @@ def _reason_references(order: dict[str, Any], resources: dict[str, list[dict[str
     return out
 
 
-def evaluate_orders(
+def assess_orders(
     orders: list[dict[str, Any]], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Evaluate every order against the record (one result each, in order). Raises InvalidInput on a bad order."""
-    return [evaluate_order(order, record, criteria, now=now) for order in orders]
-
-
-def evaluate_bundle(
-    resource: Any, criteria: Criteria, *, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    orders, others = split_input(resource)
-    return evaluate_orders(orders, record_from_resources(others), criteria, now=now)
+) -> list[Result]:
+    """Assess every (valid R4) order against the record: one result each, in order."""
+    return [assess_order(order, record, criteria, now=now) for order in orders]

@@ -1,129 +1,292 @@
-"""Assessment → the result contract of clinical-rules.md §7, and the CLI's human summary (pure)."""
+"""The result of one order (clinical-rules.md §7) as a typed, frozen value, and its JSON.
+
+Every renderer reads this structure: the REST JSON (:meth:`Result.to_json`), the CDS card
+(:mod:`app.cds.cards`), the GuidanceResponse (:mod:`app.fhir.guidance`) and the audit row
+(:mod:`app.store.consultations`). Pure: standard library only.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from app.clinical.engine import Assessment
-from app.clinical.facts import PatientFacts, ref_of
-from app.criteria.model import Criteria
+from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
+
+Json = dict[str, Any]
+ReasonValue = bool | int | float | str
 
 
-def assessment_to_result(
-    a: Assessment,
-    facts: PatientFacts,
-    criteria: Criteria,
-    *,
-    order: dict[str, Any],
-    consultation_id: str,
-    evaluation: date,
-) -> dict[str, Any]:
-    topic = a.topic
-    variant = topic.variant(a.variant) if topic and a.variant else None
-    procedure = None
-    if a.procedure is not None:
-        procedure = {
-            "id": a.procedure.id,
-            "display": a.procedure.display,
-            "codes": list(a.ordered.codes) or list(a.procedure.codes),
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+    display: str | None = None
+
+    @classmethod
+    def of(cls, coding: dict[str, str]) -> Coding:
+        return cls(coding["system"], coding["code"], coding.get("display"))
+
+    def to_json(self) -> Json:
+        out = {"system": self.system, "code": self.code}
+        if self.display is not None:
+            out["display"] = self.display
+        return out
+
+
+@dataclass(frozen=True)
+class ProcedureRef:
+    id: str
+    display: str
+    codes: tuple[Coding, ...]
+
+    def to_json(self) -> Json:
+        return {"id": self.id, "display": self.display, "codes": [c.to_json() for c in self.codes]}
+
+
+@dataclass(frozen=True)
+class TopicRef:
+    id: str
+    title: str
+    version: str
+
+    def to_json(self) -> Json:
+        return {"id": self.id, "title": self.title, "version": self.version}
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    number: int
+    text: str
+
+    def to_json(self) -> Json:
+        return {"number": self.number, "text": self.text}
+
+
+@dataclass(frozen=True)
+class AppliedModifier:
+    """A modifier of criteria/modifiers.json that applied, with the evidence behind it."""
+
+    id: str
+    title: str
+    effect: str
+    indicator: Indicator | None
+    text: str
+    evidence: tuple[str, ...]
+    source: str
+    source_text: str
+
+    def to_json(self) -> Json:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "effect": self.effect,
+            "indicator": self.indicator,
+            "text": self.text,
+            "evidence": list(self.evidence),
+            "source": self.source,
+            "sourceText": self.source_text,
         }
-    result: dict[str, Any] = {
-        "consultationId": consultation_id,
-        "serviceRequest": ref_of(order),
-        "subject": (order.get("subject") or {}).get("reference")
-        if isinstance(order.get("subject"), dict)
-        else None,
-        "status": a.status,
-        "evaluationDate": evaluation.isoformat(),
-        "procedure": procedure,
-        "procedureIdentifiedBy": a.ordered.identified_by,
-        "topic": {"id": topic.id, "title": topic.title, "version": topic.version} if topic else None,
-        "variant": {"number": variant.number, "text": variant.text} if variant else None,
-        "matchedVariants": list(a.matched_variants),
-        "category": a.category,
-        "score": a.score,
-        "scoreBasis": a.score_basis,
-        "rrl": a.rrl,
-        "pamaRating": a.pama,
-        "modifiers": a.modifiers,
-        "reasons": a.reasons,
-        "missing": a.missing,
-        "alternatives": a.alternatives,
-        "explanation": explanation(a, criteria),
-        "unknownsThatDidNotMatter": a.unknowns_not_mattering,
-        "factsConsidered": a.considered,
-        "dataIssues": list(facts.issues),
-        "criteriaVersion": criteria.version,
-        "source": (
-            {
-                "label": f"ACR Appropriateness Criteria® {topic.title} ({topic.version})",
-                "citation": topic.citation,
-                "url": topic.url,
-                "provenance": topic.source,
-            }
-            if topic
-            else {"label": "spine-auc criteria", "citation": None, "url": None, "provenance": None}
-        ),
-    }
-    return result
 
 
-def explanation(a: Assessment, criteria: Criteria) -> str:
-    """One paragraph a radiologist can read."""
-    proc = a.procedure.display if a.procedure else "The ordered study"
-    if a.status == "not-applicable":
-        return f"Not evaluated: {a.text}."
-    if a.status == "no-criteria":
-        return f"{proc}: no ACR criteria in this service apply. {a.text}."
-    if a.status == "insufficient-data":
-        return f"{proc}: not rated. {a.text}."
-    assert a.topic is not None and a.category is not None
-    cat = criteria.categories[a.category]["display"]
-    variant = f" variant {a.variant}" if a.variant else ""
-    parts = [
-        f"{proc} is {cat.lower()} (score {a.score}, {a.score_basis}) under ACR {a.topic.title} "
-        f"{a.topic.version}{variant}."
-    ]
-    for mod in a.modifiers:
-        parts.append(f"{mod['id']} {mod['title']}: {mod['text']}")
-    if a.unknowns_not_mattering:
-        parts.append("Unknown but not decisive: " + "; ".join(a.unknowns_not_mattering) + ".")
-    if a.alternatives:
-        best = a.alternatives[0]
-        parts.append(f"Better choice: {best['procedure']['display']} ({best['category']}).")
-    elif a.category == "usually-not-appropriate" and a.variant:
-        parts.append("No listed procedure rates better in this variant: imaging is not indicated now.")
-    return " ".join(parts)
+@dataclass(frozen=True)
+class Reason:
+    """A decisive fact: its clinical-rules name, its value (yes/no, a measurement or a label) and evidence."""
+
+    fact: str
+    value: ReasonValue
+    text: str
+    evidence: tuple[str, ...]
+
+    def to_json(self) -> Json:
+        return {"fact": self.fact, "value": self.value, "text": self.text, "evidence": list(self.evidence)}
 
 
-def format_text(results: list[dict[str, Any]]) -> str:
+@dataclass(frozen=True)
+class Option:
+    """One possible answer to a missing fact and what the order would then get."""
+
+    value: str
+    outcome: str
+
+    def to_json(self) -> Json:
+        return {"value": self.value, "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
+class MissingFact:
+    fact: str
+    text: str
+    options: tuple[Option, ...]
+
+    def to_json(self) -> Json:
+        return {"fact": self.fact, "text": self.text, "options": [o.to_json() for o in self.options]}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A study rated better than the ordered one (``recommended_by``: the modifier that proposes it)."""
+
+    procedure: ProcedureRef
+    category: Category
+    score: int
+    score_basis: ScoreBasis
+    rrl: str | None
+    pama_rating: PamaRating
+    variant: int | None
+    recommended_by: str | None
+
+    def to_json(self) -> Json:
+        return {
+            "procedure": self.procedure.to_json(),
+            "category": self.category,
+            "score": self.score,
+            "scoreBasis": self.score_basis,
+            "rrl": self.rrl,
+            "pamaRating": self.pama_rating,
+            "variant": self.variant,
+            "recommendedBy": self.recommended_by,
+        }
+
+
+@dataclass(frozen=True)
+class FactConsidered:
+    fact: str
+    value: bool | None
+
+    def to_json(self) -> Json:
+        return {"fact": self.fact, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Source:
+    label: str
+    citation: str | None = None
+    url: str | None = None
+    provenance: str | None = None
+
+    def to_json(self) -> Json:
+        return {
+            "label": self.label,
+            "citation": self.citation,
+            "url": self.url,
+            "provenance": self.provenance,
+        }
+
+
+@dataclass(frozen=True)
+class CardLink:
+    """The CDS card shown for a result and its suggestions' uuids (ties feedback to the consultation)."""
+
+    uuid: str
+    suggestions: tuple[str, ...] = ()
+
+    def to_json(self) -> Json:
+        return {"uuid": self.uuid, "suggestions": list(self.suggestions)}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One order's result. Field order is the JSON key order."""
+
+    consultation_id: str
+    service_request: str
+    subject: str | None
+    status: Status
+    evaluation_date: date
+    procedure: ProcedureRef | None
+    procedure_identified_by: str
+    topic: TopicRef | None
+    variant: VariantRef | None
+    matched_variants: tuple[int, ...]
+    category: Category | None
+    score: int | None
+    score_basis: ScoreBasis | None
+    rrl: str | None
+    pama_rating: PamaRating | None
+    modifiers: tuple[AppliedModifier, ...]
+    reasons: tuple[Reason, ...]
+    missing: tuple[MissingFact, ...]
+    alternatives: tuple[Alternative, ...]
+    explanation: str
+    unknowns_not_mattering: tuple[str, ...]
+    facts_considered: tuple[FactConsidered, ...]
+    data_issues: tuple[str, ...]
+    criteria_version: str
+    source: Source
+    latency_ms: float | None = None  # set once the result is complete
+    cds_card: CardLink | None = None  # set by the CDS service once the card is built
+
+    @property
+    def is_rated(self) -> bool:
+        return self.status is Status.RATED
+
+    def with_consultation_id(self, consultation_id: str) -> Result:
+        return replace(self, consultation_id=consultation_id)
+
+    def with_card(self, card: CardLink) -> Result:
+        return replace(self, cds_card=card)
+
+    def to_json(self) -> Json:
+        """The §7 JSON object, key for key as the API documents it (``latencyMs``/``cdsCard`` once set)."""
+        out: Json = {
+            "consultationId": self.consultation_id,
+            "serviceRequest": self.service_request,
+            "subject": self.subject,
+            "status": self.status,
+            "evaluationDate": self.evaluation_date.isoformat(),
+            "procedure": self.procedure.to_json() if self.procedure else None,
+            "procedureIdentifiedBy": self.procedure_identified_by,
+            "topic": self.topic.to_json() if self.topic else None,
+            "variant": self.variant.to_json() if self.variant else None,
+            "matchedVariants": list(self.matched_variants),
+            "category": self.category,
+            "score": self.score,
+            "scoreBasis": self.score_basis,
+            "rrl": self.rrl,
+            "pamaRating": self.pama_rating,
+            "modifiers": [m.to_json() for m in self.modifiers],
+            "reasons": [r.to_json() for r in self.reasons],
+            "missing": [m.to_json() for m in self.missing],
+            "alternatives": [a.to_json() for a in self.alternatives],
+            "explanation": self.explanation,
+            "unknownsThatDidNotMatter": list(self.unknowns_not_mattering),
+            "factsConsidered": [f.to_json() for f in self.facts_considered],
+            "dataIssues": list(self.data_issues),
+            "criteriaVersion": self.criteria_version,
+            "source": self.source.to_json(),
+        }
+        if self.latency_ms is not None:
+            out["latencyMs"] = self.latency_ms
+        if self.cds_card is not None:
+            out["cdsCard"] = self.cds_card.to_json()
+        return out
+
+
+def format_text(results: list[Result]) -> str:
     """The CLI's ``--format text`` summary."""
     lines: list[str] = []
     for r in results:
-        proc = (r.get("procedure") or {}).get("display", "unrecognised order")
-        head = f"{r['serviceRequest']}: {proc} — {r['status']}"
-        if r["status"] == "rated":
-            head += f", {r['category']} (score {r['score']}), PAMA {r['pamaRating']}"
+        proc = r.procedure.display if r.procedure else "unrecognised order"
+        head = f"{r.service_request}: {proc} — {r.status}"
+        if r.is_rated:
+            head += f", {r.category} (score {r.score}), PAMA {r.pama_rating}"
         lines.append(head)
-        if r.get("topic"):
-            variant = r.get("variant") or {}
+        if r.topic:
             lines.append(
-                f"  topic: {r['topic']['title']} {r['topic']['version']}"
-                + (f", variant {variant.get('number')}: {variant.get('text')}" if variant else "")
+                f"  topic: {r.topic.title} {r.topic.version}"
+                + (f", variant {r.variant.number}: {r.variant.text}" if r.variant else "")
             )
-        lines.append(f"  {r['explanation']}")
-        for reason in r.get("reasons", []):
-            ev = f" [{', '.join(reason['evidence'])}]" if reason.get("evidence") else ""
-            lines.append(f"  - {reason['text']}{ev}")
-        for m in r.get("missing", []):
-            opts = "; ".join(f"{o['value']} → {o['outcome']}" for o in m["options"])
-            lines.append(f"  ? {m['text']}: {opts}")
-        for alt in r.get("alternatives", [])[:3]:
-            lines.append(
-                f"  → {alt['procedure']['display']}: {alt['category']} (RRL {alt.get('rrl') or '—'})"
-            )
-        for issue in r.get("dataIssues", []):
+        lines.append(f"  {r.explanation}")
+        for reason in r.reasons:
+            ev = f" [{', '.join(reason.evidence)}]" if reason.evidence else ""
+            lines.append(f"  - {reason.text}{ev}")
+        for m in r.missing:
+            opts = "; ".join(f"{o.value} → {o.outcome}" for o in m.options)
+            lines.append(f"  ? {m.text}: {opts}")
+        for alt in r.alternatives[:3]:
+            lines.append(f"  → {alt.procedure.display}: {alt.category} (RRL {alt.rrl or '—'})")
+        for issue in r.data_issues:
             lines.append(f"  ! {issue}")
-        lines.append(f"  criteria {r['criteriaVersion']}; consultation {r['consultationId']}")
+        lines.append(f"  criteria {r.criteria_version}; consultation {r.consultation_id}")
     return "\n".join(lines)

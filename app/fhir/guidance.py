@@ -1,6 +1,6 @@
 """Engine results (clinical-rules.md §7) → FHIR R4 ``GuidanceResponse`` resources and their Bundle.
 
-Pure: dicts in, dicts out. Structural validation with R4B happens in the web layer before sending.
+Pure: a typed :class:`app.clinical.result.Result` in, dicts out. Structural validation with R4B happens in the web layer before sending.
 
 Mapping
 - ``identifier`` = the consultation id (``urn:uuid:…``); ``requestIdentifier`` = the HTTP request id.
@@ -21,6 +21,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+from app.clinical.result import ProcedureRef, Result
+from app.clinical.vocabulary import Status
 
 MODULE_BASE = "https://spine-auc.org/criteria"
 EXT_BASE = "https://spine-auc.org/fhir/StructureDefinition"
@@ -47,23 +50,21 @@ FACT_DATA: dict[str, tuple[str, list[str]]] = {
 }
 _DEFAULT_FACT_DATA: tuple[str, list[str]] = ("Condition", ["code"])
 
-_SUCCESS_STATUSES = {"rated", "no-criteria", "not-applicable"}
+_SUCCESS_STATUSES = {Status.RATED, Status.NO_CRITERIA, Status.NOT_APPLICABLE}
 
 
-def module_uri(result: dict[str, Any]) -> str:
-    version = quote(str(result.get("criteriaVersion") or "unversioned"), safe="")
-    topic = result.get("topic") or {}
-    topic_id = topic.get("id") if isinstance(topic, dict) else None
+def module_uri(result: Result) -> str:
+    version = quote(result.criteria_version or "unversioned", safe="")
+    topic_id = result.topic.id if result.topic else None
     return (
         f"{MODULE_BASE}/{version}/{quote(str(topic_id), safe='')}" if topic_id else f"{MODULE_BASE}/{version}"
     )
 
 
-def guidance_status(result: dict[str, Any]) -> str:
-    status = result.get("status")
-    if status == "insufficient-data":
+def guidance_status(result: Result) -> str:
+    if result.status is Status.INSUFFICIENT_DATA:
         return "data-required"
-    if status in _SUCCESS_STATUSES:
+    if result.status in _SUCCESS_STATUSES:
         return "success"
     return "failure"
 
@@ -79,116 +80,95 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any
     return coding
 
 
-def _procedure_parts(procedure: dict[str, Any]) -> list[dict[str, Any]]:
+def _procedure_parts(procedure: ProcedureRef) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    if procedure.get("id"):
-        parts.append(_param("id", "valueString", str(procedure["id"])))
-    if procedure.get("display"):
-        parts.append(_param("display", "valueString", str(procedure["display"])))
-    for code in procedure.get("codes") or []:
-        if isinstance(code, dict) and code.get("system") and code.get("code"):
-            parts.append(
-                _param("code", "valueCoding", _coding(code["system"], code["code"], code.get("display")))
-            )
+    if procedure.id:
+        parts.append(_param("id", "valueString", procedure.id))
+    if procedure.display:
+        parts.append(_param("display", "valueString", procedure.display))
+    for code in procedure.codes:
+        if code.system and code.code:
+            parts.append(_param("code", "valueCoding", _coding(code.system, code.code, code.display)))
     return parts
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def output_parameters(result: dict[str, Any], params_id: str) -> dict[str, Any]:
+def output_parameters(result: Result, params_id: str) -> dict[str, Any]:
     """The contained ``Parameters`` carrying the rating."""
     params: list[dict[str, Any]] = [
-        _param("status", "valueCode", str(result.get("status"))),
-        _param("criteriaVersion", "valueString", str(result.get("criteriaVersion") or "")),
+        _param("status", "valueCode", str(result.status)),
+        _param("criteriaVersion", "valueString", result.criteria_version or ""),
     ]
-    if result.get("serviceRequest"):
-        params.append(
-            _param("serviceRequest", "valueReference", {"reference": str(result["serviceRequest"])})
-        )
-    topic = result.get("topic")
-    if isinstance(topic, dict) and topic.get("id"):
-        parts = [_param("id", "valueString", str(topic["id"]))]
-        for key in ("title", "version"):
-            if topic.get(key):
-                parts.append(_param(key, "valueString", str(topic[key])))
+    if result.service_request:
+        params.append(_param("serviceRequest", "valueReference", {"reference": result.service_request}))
+    if result.topic and result.topic.id:
+        parts = [_param("id", "valueString", result.topic.id)]
+        for key, value in (("title", result.topic.title), ("version", result.topic.version)):
+            if value:
+                parts.append(_param(key, "valueString", value))
         params.append({"name": "topic", "part": parts})
-    variant = result.get("variant")
-    if isinstance(variant, dict) and isinstance(variant.get("number"), int):
-        parts = [_param("number", "valueInteger", variant["number"])]
-        if variant.get("text"):
-            parts.append(_param("text", "valueString", str(variant["text"])))
+    if result.variant is not None:
+        parts = [_param("number", "valueInteger", result.variant.number)]
+        if result.variant.text:
+            parts.append(_param("text", "valueString", result.variant.text))
         params.append({"name": "variant", "part": parts})
-    for number in result.get("matchedVariants") or []:
-        if isinstance(number, int):
-            params.append(_param("matchedVariant", "valueInteger", number))
-    if result.get("category"):
+    for number in result.matched_variants:
+        params.append(_param("matchedVariant", "valueInteger", number))
+    if result.category:
         params.append(
-            _param("category", "valueCoding", _coding(f"{CODE_SYSTEM}/acr-category", str(result["category"])))
+            _param("category", "valueCoding", _coding(f"{CODE_SYSTEM}/acr-category", str(result.category)))
         )
-    if _number(result.get("score")):
-        params.append(_param("score", "valueDecimal", result["score"]))
-    if result.get("scoreBasis"):
-        params.append(_param("scoreBasis", "valueCode", str(result["scoreBasis"])))
-    if result.get("rrl"):
-        params.append(_param("rrl", "valueString", str(result["rrl"])))
-    if result.get("pamaRating"):
-        params.append(_param("pamaRating", "valueCode", str(result["pamaRating"])))
-    procedure = result.get("procedure")
-    if isinstance(procedure, dict) and (parts := _procedure_parts(procedure)):
+    if result.score is not None:
+        params.append(_param("score", "valueDecimal", result.score))
+    if result.score_basis:
+        params.append(_param("scoreBasis", "valueCode", str(result.score_basis)))
+    if result.rrl:
+        params.append(_param("rrl", "valueString", result.rrl))
+    if result.pama_rating:
+        params.append(_param("pamaRating", "valueCode", str(result.pama_rating)))
+    if result.procedure is not None and (parts := _procedure_parts(result.procedure)):
         params.append({"name": "procedure", "part": parts})
-    for modifier in result.get("modifiers") or []:
-        if not isinstance(modifier, dict):
-            continue
-        parts = [
-            _param(key, "valueString", str(modifier[key]))
-            for key in ("id", "title", "effect", "indicator", "text")
-            if modifier.get(key)
-        ]
+    for modifier in result.modifiers:
+        fields = (
+            ("id", modifier.id),
+            ("title", modifier.title),
+            ("effect", modifier.effect),
+            ("indicator", modifier.indicator),
+            ("text", modifier.text),
+        )
+        parts = [_param(key, "valueString", str(value)) for key, value in fields if value]
         if parts:
             params.append({"name": "modifier", "part": parts})
-    for reason in result.get("reasons") or []:
-        if isinstance(reason, dict) and reason.get("fact"):
-            parts = [_param("fact", "valueString", str(reason["fact"]))]
-            if reason.get("text"):
-                parts.append(_param("text", "valueString", str(reason["text"])))
+    for reason in result.reasons:
+        if reason.fact:
+            parts = [_param("fact", "valueString", reason.fact)]
+            if reason.text:
+                parts.append(_param("text", "valueString", reason.text))
             parts.extend(
-                _param("evidence", "valueReference", {"reference": ref})
-                for ref in reason.get("evidence") or []
-                if isinstance(ref, str) and ref
+                _param("evidence", "valueReference", {"reference": ref}) for ref in reason.evidence if ref
             )
             params.append({"name": "reason", "part": parts})
-    for alt in result.get("alternatives") or []:
-        if not isinstance(alt, dict):
-            continue
-        parts = []
-        if isinstance(alt.get("procedure"), dict):
-            parts.extend(_procedure_parts(alt["procedure"]))
-        if alt.get("category"):
-            parts.append(
-                _param("category", "valueCoding", _coding(f"{CODE_SYSTEM}/acr-category", alt["category"]))
-            )
-        if _number(alt.get("score")):
-            parts.append(_param("score", "valueDecimal", alt["score"]))
-        if alt.get("rrl"):
-            parts.append(_param("rrl", "valueString", str(alt["rrl"])))
-        if parts:
-            params.append({"name": "alternative", "part": parts})
+    for alt in result.alternatives:
+        parts = _procedure_parts(alt.procedure)
+        parts.append(
+            _param("category", "valueCoding", _coding(f"{CODE_SYSTEM}/acr-category", str(alt.category)))
+        )
+        parts.append(_param("score", "valueDecimal", alt.score))
+        if alt.rrl:
+            parts.append(_param("rrl", "valueString", alt.rrl))
+        params.append({"name": "alternative", "part": parts})
     return {"resourceType": "Parameters", "id": params_id, "parameter": params}
 
 
-def data_requirements(result: dict[str, Any]) -> list[dict[str, Any]]:
+def data_requirements(result: Result) -> list[dict[str, Any]]:
     """One ``DataRequirement`` per missing fact."""
     requirements: list[dict[str, Any]] = []
-    for missing in result.get("missing") or []:
-        fact = missing.get("fact") if isinstance(missing, dict) else str(missing)
-        if not fact:
+    for missing in result.missing:
+        if not missing.fact:
             continue
-        resource_type, elements = FACT_DATA.get(str(fact), _DEFAULT_FACT_DATA)
+        resource_type, elements = FACT_DATA.get(missing.fact, _DEFAULT_FACT_DATA)
         requirements.append(
             {
-                "extension": [{"url": MISSING_FACT_EXT, "valueString": str(fact)}],
+                "extension": [{"url": MISSING_FACT_EXT, "valueString": missing.fact}],
                 "type": resource_type,
                 "mustSupport": elements,
             }
@@ -196,51 +176,31 @@ def data_requirements(result: dict[str, Any]) -> list[dict[str, Any]]:
     return requirements
 
 
-def _evidence(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _evidence(result: Result) -> list[dict[str, Any]]:
     seen: list[str] = []
-    for item in [*(result.get("reasons") or []), *(result.get("modifiers") or [])]:
-        if not isinstance(item, dict):
-            continue
-        for ref in item.get("evidence") or []:
-            if isinstance(ref, str) and ref and ref not in seen:
+    for evidence in [*(r.evidence for r in result.reasons), *(m.evidence for m in result.modifiers)]:
+        for ref in evidence:
+            if ref and ref not in seen:
                 seen.append(ref)
     return [{"reference": ref} for ref in seen]
 
 
-def _notes(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _notes(result: Result) -> list[dict[str, Any]]:
     """The explanation first, then what modifiers and missing facts say (the reasons are parameters)."""
-    texts: list[str] = []
-    if isinstance(result.get("explanation"), str) and result["explanation"].strip():
-        texts.append(result["explanation"])
-    for key in ("modifiers", "missing"):
-        for item in result.get(key) or []:
-            if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip():
-                texts.append(item["text"])
+    texts = [result.explanation] if result.explanation.strip() else []
+    texts += [m.text for m in result.modifiers if m.text.strip()]
+    texts += [m.text for m in result.missing if m.text.strip()]
     return [{"text": text} for text in texts]
 
 
-def _issue_text(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        return "; ".join(f"{key}: {value}" for key, value in item.items())
-    return str(item)
-
-
-def _issues_outcome(result: dict[str, Any], outcome_id: str) -> dict[str, Any] | None:
-    issues = result.get("dataIssues") or []
-    if not issues:
+def _issues_outcome(result: Result, outcome_id: str) -> dict[str, Any] | None:
+    if not result.data_issues:
         return None
     return {
         "resourceType": "OperationOutcome",
         "id": outcome_id,
         "issue": [
-            {
-                "severity": "warning",
-                "code": "invalid",
-                "diagnostics": _issue_text(item),
-            }
-            for item in issues
+            {"severity": "warning", "code": "invalid", "diagnostics": item} for item in result.data_issues
         ],
     }
 
@@ -252,16 +212,16 @@ def _iso(now: datetime) -> str:
 
 
 def to_guidance_response(
-    result: dict[str, Any],
+    result: Result,
     *,
     index: int,
     request_id: str,
     subject: str | None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Build one GuidanceResponse for one engine result (``index`` numbers the contained resources)."""
+    """Build one GuidanceResponse for one result (``index`` numbers the contained resources)."""
     now = now or datetime.now(UTC)
-    consultation_id = str(result.get("consultationId") or "")
+    consultation_id = result.consultation_id
     params_id = f"params-{index}"
     contained: list[dict[str, Any]] = [output_parameters(result, params_id)]
     response: dict[str, Any] = {

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from app.clinical.result import Result
 from app.errors import InvalidInput, SpineAucError
 from app.store import tables as s
 
@@ -45,24 +46,10 @@ def _str_or_none(value: Any, limit: int) -> str | None:
     return text[:limit]
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _first_code(result: dict[str, Any]) -> tuple[str | None, str | None]:
-    procedure = result.get("procedure")
-    if isinstance(procedure, dict):
-        codes = procedure.get("codes")
-        if isinstance(codes, list):
-            for coding in codes:
-                if isinstance(coding, dict) and coding.get("code"):
-                    return _str_or_none(coding.get("system"), 200), _str_or_none(coding.get("code"), 100)
+def _first_code(result: Result) -> tuple[str | None, str | None]:
+    for coding in result.procedure.codes if result.procedure else ():
+        if coding.code:
+            return _str_or_none(coding.system, 200), _str_or_none(coding.code, 100)
     return None, None
 
 
@@ -137,7 +124,7 @@ class ConsultationStore:
 
     def record_consultations(
         self,
-        results: list[dict[str, Any]],
+        results: list[Result],
         *,
         hook_instance: str | None,
         request_id: str | None,
@@ -152,37 +139,32 @@ class ConsultationStore:
         now = datetime.now(UTC)
         rows = []
         for result in results:
-            consultation_id = result.get("consultationId")
-            if not isinstance(consultation_id, str) or not consultation_id:
+            if not result.consultation_id:
                 raise StoreError("result without a consultationId cannot be recorded")
-            topic = _as_dict(result.get("topic"))
-            variant = _as_dict(result.get("variant"))
             system, code = _first_code(result)
-            raw_reasons = result.get("reasons")
-            reasons = raw_reasons if isinstance(raw_reasons, list) else []
             rows.append(
                 {
-                    "consultation_id": consultation_id[:100],
+                    "consultation_id": result.consultation_id[:100],
                     "hook_instance": _str_or_none(hook_instance, 200),
                     "request_id": _str_or_none(request_id, 200),
                     "caller_iss": _str_or_none(caller_iss, 500),
                     "tenant": _str_or_none(tenant, 200),
                     "patient": _str_or_none(patient, 200),
-                    "order_ref": _str_or_none(result.get("serviceRequest"), 200),
+                    "order_ref": _str_or_none(result.service_request, 200),
                     "order_system": system,
                     "order_code": code,
-                    "status": _str_or_none(result.get("status"), 40) or "unknown",
-                    "topic_id": _str_or_none(topic.get("id"), 100),
-                    "topic_version": _str_or_none(topic.get("version"), 40),
-                    "variant": _int_or_none(variant.get("number")),
-                    "category": _str_or_none(result.get("category"), 60),
-                    "score": _int_or_none(result.get("score")),
-                    "pama_rating": _str_or_none(result.get("pamaRating"), 40),
-                    "reasons": _json(reasons),
-                    "criteria_version": _str_or_none(result.get("criteriaVersion"), 100),
+                    "status": result.status[:40],
+                    "topic_id": _str_or_none(result.topic.id if result.topic else None, 100),
+                    "topic_version": _str_or_none(result.topic.version if result.topic else None, 40),
+                    "variant": result.variant.number if result.variant else None,
+                    "category": _str_or_none(result.category, 60),
+                    "score": result.score,
+                    "pama_rating": _str_or_none(result.pama_rating, 40),
+                    "reasons": _json([r.to_json() for r in result.reasons]),
+                    "criteria_version": _str_or_none(result.criteria_version, 100),
                     "created_at": now,
                     "latency_ms": float(latency_ms),
-                    "result": _json(result),
+                    "result": _json(result.to_json()),
                 }
             )
         try:

@@ -22,7 +22,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
+from app.clinical.result import Result
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType, UpstreamError
 from app.fhir.client import (
     FhirAuthError,
@@ -34,7 +35,8 @@ from app.fhir.client import (
     client_for,
 )
 from app.fhir.guidance import guidance_bundle, to_guidance_response
-from app.fhir.models import validate_guidance_response, validate_service_request
+from app.fhir.input import checked_orders, split_input
+from app.fhir.models import validate_guidance_response
 from app.security.api_auth import SCOPE_EVALUATE
 from app.web.access import api_client, require_scope
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
@@ -70,7 +72,7 @@ class UnprocessableInput(InvalidInput):
 class Evaluation:
     """Results (one per order, in input order), each order's subject, and timings in milliseconds."""
 
-    results: list[dict[str, Any]]
+    results: list[Result]
     subjects: list[str | None]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -214,27 +216,26 @@ def evaluate_input(resource: Any) -> Evaluation:
                 )
     timings: dict[str, float] = {}
     if others:
-        # Patient data supplied inline: evaluated as is, nothing is fetched. The engine validates each
-        # order as an R4 ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
+        # Patient data supplied inline: evaluated as is, nothing is fetched. Each order must be a valid R4
+        # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
-        results = evaluate_orders(orders, record_from_resources(others), criteria)
+        results = assess_orders(checked_orders(orders), record_from_resources(others), criteria)
         timings["eval"] = (time.perf_counter() - started) * 1000
         return Evaluation(results=list(results), subjects=subjects, timings=timings)
 
-    for order in orders:
-        validate_service_request(order)  # before any network call (the engine validates it again)
+    checked_orders(orders)  # before any network call
     base_url = _fhir_base_url()
     groups: dict[str, list[int]] = {}
     for index, subject in enumerate(subjects):
         groups.setdefault(str(subject), []).append(index)
-    results_by_index: dict[int, dict[str, Any]] = {}
+    results_by_index: dict[int, Result] = {}
     timings["fhirFetch"] = 0.0
     timings["eval"] = 0.0
     for reference, indexes in groups.items():
         record, fetch_ms = _fetch_record(base_url, reference)
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
-        group_results = evaluate_orders([orders[i] for i in indexes], record, criteria)
+        group_results = assess_orders([orders[i] for i in indexes], record, criteria)
         timings["eval"] += (time.perf_counter() - started) * 1000
         for i, result in zip(indexes, group_results, strict=True):
             results_by_index[i] = result
@@ -248,7 +249,7 @@ def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
     if store is None:
         return
     latency_ms = (time.perf_counter() - started) * 1000
-    by_patient: dict[str | None, list[dict[str, Any]]] = {}
+    by_patient: dict[str | None, list[Result]] = {}
     for result, subject in zip(evaluation.results, evaluation.subjects, strict=True):
         by_patient.setdefault(subject, []).append(result)
     client = api_client()
@@ -290,9 +291,7 @@ def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
         try:
             validate_guidance_response(response)
         except InvalidInput as err:
-            log.error(
-                "GuidanceResponse for %s failed R4 validation: %s", result.get("consultationId"), err.message
-            )
+            log.error("GuidanceResponse for %s failed R4 validation: %s", result.consultation_id, err.message)
             raise GuidanceResponseInvalid(err.message) from None
         responses.append(response)
     return guidance_bundle(responses)
@@ -310,7 +309,7 @@ def appropriateness() -> Response:
     body = read_json_body(request, _max_body())
     evaluation = evaluate_input(body)
     _record(evaluation, request_id=request_id, started=started)
-    response = jsonify({"results": evaluation.results})
+    response = jsonify({"results": [result.to_json() for result in evaluation.results]})
     response.headers["X-Request-ID"] = request_id
     response.headers["Server-Timing"] = _server_timing(evaluation)
     return response

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from app import __version__
+from app.clinical.vocabulary import Category, Indicator, PamaRating, Status
 
 _REF = "#/components/schemas/"
 FHIR_JSON = "application/fhir+json"
@@ -26,15 +27,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-_CATEGORY = {
-    "type": "string",
-    "enum": [
-        "usually-appropriate",
-        "may-be-appropriate",
-        "may-be-appropriate-disagreement",
-        "usually-not-appropriate",
-    ],
-}
+_CATEGORY = {"type": "string", "enum": [c.value for c in Category]}
 
 _CODING = {
     "type": "object",
@@ -113,7 +106,7 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string"},
             "title": {"type": "string"},
             "effect": {"type": "string"},
-            "indicator": {"enum": ["info", "warning", "critical"]},
+            "indicator": {"enum": [i.value for i in Indicator]},
             "text": {"type": "string"},
             "evidence": _ref("Evidence"),
         },
@@ -151,7 +144,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "consultationId": {"type": "string", "pattern": "^urn:uuid:[0-9a-f-]{36}$"},
             "serviceRequest": _nullable({"type": "string"}),
-            "status": {"enum": ["rated", "insufficient-data", "no-criteria", "not-applicable"]},
+            "status": {"enum": [s.value for s in Status]},
             "procedure": _nullable(_ref("ProcedureRef")),
             "topic": _nullable(
                 {
@@ -176,7 +169,7 @@ SCHEMAS: dict[str, Any] = {
             "score": _nullable({"type": "number", "minimum": 1, "maximum": 9}),
             "scoreBasis": _nullable({"type": "string"}),
             "rrl": _nullable({"type": "string"}),
-            "pamaRating": _nullable({"enum": ["appropriate", "not-appropriate", "no-criteria-apply"]}),
+            "pamaRating": _nullable({"enum": [r.value for r in PamaRating]}),
             "modifiers": {"type": "array", "items": _ref("Modifier")},
             "reasons": {"type": "array", "items": _ref("Reason")},
             "missing": {"type": "array", "items": _ref("MissingFact")},

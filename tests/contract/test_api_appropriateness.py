@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from app import create_app
-from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import assess_orders, record_from_resources
+from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +85,10 @@ def test_inline_bundle_is_rated_with_the_engines_answer(app: Any, client: Any) -
     assert result["criteriaVersion"] == app.extensions["spine_auc.criteria"].version
     # The API adds nothing and loses nothing: same as calling the engine on the same input.
     orders, others = split_input(body)
-    expected = evaluate_orders(orders, record_from_resources(others), app.extensions["spine_auc.criteria"])
+    assessed = assess_orders(
+        checked_orders(orders), record_from_resources(others), app.extensions["spine_auc.criteria"]
+    )
+    expected = [result.to_json() for result in assessed]
     assert strip_ids(results) == strip_ids(json.loads(json.dumps(expected)))
 
 

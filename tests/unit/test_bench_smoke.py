@@ -66,7 +66,7 @@ def test_engine_benchmark_returns_its_figures(criteria: Criteria) -> None:
 def test_profile_lists_top_functions(criteria: Criteria) -> None:
     result = profile_engine(criteria, n_resources=10, calls=3, top=10)
     assert len(result["top_cumulative"]) == 10
-    assert any("evaluate_bundle" in row["function"] for row in result["top_cumulative"])
+    assert any("assess_bundle" in row["function"] for row in result["top_cumulative"])
 
 
 def test_scale_benchmark_reports_growth(criteria: Criteria) -> None:

@@ -117,20 +117,19 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
 
     from app.store import tables as store_schema
     from app.store.consultations import ConsultationStore
+    from tests.results import rated
 
     monkeypatch.setenv("SPINE_AUC_DATA_DIR", str(tmp_path))
     url = f"sqlite:///{tmp_path / 'spine-auc.db'}"
     db = ConsultationStore.from_url(url)
-    results = []
-    for n in range(2):
-        results.append(
-            {
-                "consultationId": f"urn:uuid:00000000-0000-0000-0000-00000000000{n}",
-                "serviceRequest": f"ServiceRequest/s{n}",
-                "status": "rated",
-                "criteriaVersion": "x",
-            }
+    results = [
+        rated(
+            consultation_id=f"urn:uuid:00000000-0000-0000-0000-00000000000{n}",
+            service_request=f"ServiceRequest/s{n}",
+            criteria_version="x",
         )
+        for n in range(2)
+    ]
     db.record_consultations(
         results,
         hook_instance=None,
@@ -143,11 +142,11 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
     with db.engine.begin() as conn:  # age one of them
         conn.execute(
             update(store_schema.consultations)
-            .where(store_schema.consultations.c.consultation_id == results[0]["consultationId"])
+            .where(store_schema.consultations.c.consultation_id == results[0].consultation_id)
             .values(created_at=datetime.now(UTC) - timedelta(days=40))
         )
     out = CliRunner().invoke(main, ["store", "purge", "--days", "30"])
     assert out.exit_code == 0, out.output
     assert "purged 1 consultation(s)" in out.output
-    assert db.get_consultation(results[0]["consultationId"]) is None
-    assert db.get_consultation(results[1]["consultationId"]) is not None
+    assert db.get_consultation(results[0].consultation_id) is None
+    assert db.get_consultation(results[1].consultation_id) is not None

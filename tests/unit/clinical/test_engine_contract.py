@@ -8,12 +8,18 @@ from typing import Any
 import pytest
 from conftest import CPT, ICD, NCI, SNOMED, condition, med, order, patient
 
-from app.clinical.assessment import PatientRecord, evaluate_order, record_from_resources
+from app.clinical.assessment import PatientRecord, assess_order, record_from_resources
 from app.criteria.model import Criteria
 from app.fhir.client import DEFAULT_TYPES
+from app.fhir.input import checked_orders
 
 CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
 NAPROXEN_8W = med("ms-nap", "7258", start="2026-09-01")
+
+
+def assessed_json(sr: dict[str, Any], record: PatientRecord, criteria: Criteria) -> dict[str, Any]:
+    """One order the way every caller assesses it: checked as R4, assessed, rendered to the §7 JSON."""
+    return assess_order(checked_orders([sr])[0], record, criteria).to_json()
 
 
 def run(
@@ -22,7 +28,7 @@ def run(
     record = record_from_resources(list(resources))
     if unavailable:
         record.unavailable = unavailable
-    return evaluate_order(sr, record, criteria)
+    return assessed_json(sr, record, criteria)
 
 
 def test_rated_result_carries_contract_fields_and_evidence(criteria):
@@ -201,7 +207,7 @@ def test_panel_rating_is_used_as_score_only_where_the_criteria_carry_one(criteri
 
 
 def test_empty_record_means_no_conditions_not_unknown(criteria):
-    r = evaluate_order(order((CPT, "72148"), reason="M54.50"), PatientRecord(patient=patient()), criteria)
+    r = assessed_json(order((CPT, "72148"), reason="M54.50"), PatientRecord(patient=patient()), criteria)
     # back pain only from the order's reason: no onset → duration unknown, but V1/V2 agree (UNA)
     assert r["status"] == "rated" and r["category"] == "usually-not-appropriate"
     assert ICD in str(r["procedure"]) or r["procedure"]["id"] == "mri-lumbar-wo"
@@ -247,11 +253,11 @@ def test_equal_alternatives_list_the_non_contrast_study_first(criteria):
 def test_facts_are_computed_once_per_record_and_reasons_without_leaking_state(criteria):
     bad = {"resourceType": "Condition", "id": "bad", "code": "M54.50"}
     record = record_from_resources([patient(), CHRONIC_LBP, NAPROXEN_8W, bad])
-    first = evaluate_order(order((CPT, "72148")), record, criteria)
-    second = evaluate_order(order((CPT, "72100"), sid="sr2"), record, criteria)
+    first = assessed_json(order((CPT, "72148")), record, criteria)
+    second = assessed_json(order((CPT, "72100"), sid="sr2"), record, criteria)
     assert len(record.facts_cache) == 1  # two orders, same subject, no reasons: one fact extraction
     assert first["dataIssues"] == second["dataIssues"] and len(first["dataIssues"]) == 1
-    with_reason = evaluate_order(order((CPT, "72148"), sid="sr3", reason="G83.4"), record, criteria)
+    with_reason = assessed_json(order((CPT, "72148"), sid="sr3", reason="G83.4"), record, criteria)
     assert len(record.facts_cache) == 2
     assert with_reason["variant"]["number"] == 4 and first["variant"]["number"] == 3
     assert "ServiceRequest/sr3" in str(with_reason["reasons"])

@@ -1,7 +1,7 @@
 """The official FHIR R4 examples (``tests/r4_examples/``, hl7.fhir.r4.examples 4.0.1, CC0) as hostile input.
 
-Every ServiceRequest example goes through ``split_input`` + ``evaluate_orders`` with all the other examples
-as the patient record. Each must either produce one result per order with a known status, or be refused
+Every ServiceRequest example goes through ``split_input`` + ``checked_orders`` + ``assess_orders`` with all
+the other examples as the patient record. Each must either produce one result per order with a known status, or be refused
 with ``app.errors.InvalidInput`` carrying a clear message. Any other exception fails. None of the
 examples is a spine imaging order, so every evaluated one must come back ``not-applicable``.
 """
@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from app.clinical.assessment import PatientRecord, evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
 from app.criteria.loader import load_criteria
 from app.errors import InvalidInput
+from app.fhir.input import checked_orders, split_input
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "tests" / "r4_examples"
@@ -69,7 +70,7 @@ def test_service_request_example(
 ) -> None:
     try:
         orders, _others = split_input(resource)
-        results = evaluate_orders(orders, record, criteria)
+        results = [r.to_json() for r in assess_orders(checked_orders(orders), record, criteria)]
     except InvalidInput as exc:
         message = exc.message
         assert len(message) >= 10, f"{name}: unhelpful InvalidInput message {message!r}"
@@ -96,7 +97,7 @@ def test_service_request_example_recoded_as_spine_mri(
     order = {**resource, "code": {"coding": [{"system": CPT, "code": "72148"}]}}
     try:
         orders, _others = split_input(order)
-        results = evaluate_orders(orders, record, criteria)
+        results = [r.to_json() for r in assess_orders(checked_orders(orders), record, criteria)]
     except InvalidInput as exc:
         assert len(exc.message) >= 10, f"{name}: unhelpful InvalidInput message {exc.message!r}"
         return

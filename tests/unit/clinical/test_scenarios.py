@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from app.clinical.assessment import evaluate_orders, record_from_resources, split_input
+from app.clinical.assessment import assess_orders, record_from_resources
 from app.criteria.loader import load_criteria
+from app.fhir.input import checked_orders, split_input
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fhir_fixtures"
@@ -49,7 +50,9 @@ def _evaluate(scenario: dict[str, Any], criteria: Any) -> dict[str, Any]:
     orders, others = split_input(_bundle_for(scenario))
     assert len(orders) == 1, f"split_input found {len(orders)} ServiceRequests, expected 1"
     record = record_from_resources(others)
-    results = evaluate_orders(orders, record, criteria, now=EVALUATION_TIME)
+    results = [
+        r.to_json() for r in assess_orders(checked_orders(orders), record, criteria, now=EVALUATION_TIME)
+    ]
     assert len(results) == 1
     result: dict[str, Any] = results[0]
     return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
+from app.clinical.result import Result
 from app.errors import InvalidInput
 from app.store import tables as store_schema
 from app.store.consultations import ConsultationStore, StoreError
+from tests.results import no_criteria, rated
 
 
 @pytest.fixture
@@ -32,36 +35,11 @@ def store(store_url: str) -> Iterator[ConsultationStore]:
     opened.close()
 
 
-def result(n: int = 1, *, order: str = "ServiceRequest/sr1", score: int | None = 8) -> dict[str, Any]:
-    return {
-        "consultationId": f"urn:uuid:{uuid.uuid4()}",
-        "serviceRequest": order,
-        "status": "rated",
-        "procedure": {
-            "id": "mri-lumbar-wo",
-            "display": "MRI lumbar spine without IV contrast",
-            "codes": [{"system": "http://www.ama-assn.org/go/cpt", "code": "72148", "display": "MRI lumbar"}],
-        },
-        "topic": {"id": "acr-low-back-pain", "title": "Low Back Pain", "version": "2021"},
-        "variant": {"number": 3, "text": "Subacute or chronic low back pain"},
-        "category": "usually-appropriate",
-        "score": score,
-        "pamaRating": "appropriate",
-        "reasons": [
-            {
-                "fact": "management_weeks",
-                "value": 7.1,
-                "text": f"n={n}",
-                "evidence": ["MedicationStatement/ms1"],
-            }
-        ],
-        "criteriaVersion": "2026.11-test",
-        "modifiers": [],
-        "alternatives": [],
-    }
+def result(n: int = 1, *, order: str = "ServiceRequest/sr1", score: int | None = 8) -> Result:
+    return rated(n, order=order, score=score)
 
 
-def record(store: ConsultationStore, results: list[dict[str, Any]], patient: str = "Patient/p1") -> None:
+def record(store: ConsultationStore, results: list[Result], patient: str = "Patient/p1") -> None:
     store.record_consultations(
         results,
         hook_instance="hook-1",
@@ -102,9 +80,9 @@ def test_store_newer_than_release_refuses_to_open(store: ConsultationStore, stor
 def test_recorded_consultation_round_trips_with_audit_fields(store: ConsultationStore) -> None:
     r = result()
     record(store, [r])
-    found = store.get_consultation(r["consultationId"])
+    found = store.get_consultation(r.consultation_id)
     assert found is not None
-    assert found["result"] == r
+    assert found["result"] == r.to_json()
     audit = found["audit"]
     assert audit["hookInstance"] == "hook-1"
     assert audit["requestId"] == "req-1"
@@ -127,21 +105,9 @@ def test_recorded_consultation_round_trips_with_audit_fields(store: Consultation
 
 
 def test_unrated_result_with_nulls_is_recorded(store: ConsultationStore) -> None:
-    r: dict[str, Any] = {
-        "consultationId": "urn:uuid:" + str(uuid.uuid4()),
-        "serviceRequest": "ServiceRequest/chest",
-        "status": "no-criteria",
-        "procedure": None,
-        "topic": None,
-        "variant": None,
-        "category": None,
-        "score": None,
-        "pamaRating": "no-criteria-apply",
-        "reasons": [],
-        "criteriaVersion": "2026.11-test",
-    }
+    r = no_criteria(service_request="ServiceRequest/chest")
     record(store, [r])
-    found = store.get_consultation(r["consultationId"])
+    found = store.get_consultation(r.consultation_id)
     assert found is not None and found["audit"]["status"] == "no-criteria"
     assert found["audit"]["score"] is None and found["audit"]["orderCode"] is None
 
@@ -155,9 +121,9 @@ def test_batch_is_one_transaction_and_a_failed_write_is_an_error(store: Consulta
     record(store, [first])
     fresh = result()
     with pytest.raises(StoreError) as caught:
-        record(store, [fresh, dict(first)])  # duplicate id: the whole batch fails
+        record(store, [fresh, first])  # duplicate id: the whole batch fails
     assert caught.value.status == 503
-    assert store.get_consultation(fresh["consultationId"]) is None
+    assert store.get_consultation(fresh.consultation_id) is None
     assert store.count_consultations() == 1
 
 
@@ -171,8 +137,7 @@ def test_write_to_a_broken_store_raises_store_error(store: ConsultationStore) ->
 
 
 def test_result_without_consultation_id_is_refused(store: ConsultationStore) -> None:
-    bad = result()
-    del bad["consultationId"]
+    bad = replace(result(), consultation_id="")
     with pytest.raises(StoreError):
         record(store, [bad])
 
@@ -181,7 +146,7 @@ def test_list_by_patient_pages_newest_first(store: ConsultationStore) -> None:
     ids = []
     for n in range(5):
         r = result(n)
-        ids.append(r["consultationId"])
+        ids.append(r.consultation_id)
         record(store, [r], patient="Patient/paged")
     record(store, [result()], patient="Patient/other")
     seen: list[str] = []
@@ -201,7 +166,7 @@ def test_list_by_order(store: ConsultationStore) -> None:
     wanted = result(order="ServiceRequest/x")
     record(store, [wanted, result(order="ServiceRequest/y")])
     items, cursor = store.list_consultations(order="ServiceRequest/x")
-    assert [i["consultationId"] for i in items] == [wanted["consultationId"]]
+    assert [i["consultationId"] for i in items] == [wanted.consultation_id]
     assert cursor is None
 
 
@@ -280,12 +245,12 @@ def test_purge_removes_only_old_rows(store: ConsultationStore) -> None:
     with store.engine.begin() as conn:
         conn.execute(
             update(store_schema.consultations)
-            .where(store_schema.consultations.c.consultation_id == old["consultationId"])
+            .where(store_schema.consultations.c.consultation_id == old.consultation_id)
             .values(created_at=datetime.now(UTC) - timedelta(days=40))
         )
     assert store.purge_older_than(30) == 1
-    assert store.get_consultation(old["consultationId"]) is None
-    assert store.get_consultation(recent["consultationId"]) is not None
+    assert store.get_consultation(old.consultation_id) is None
+    assert store.get_consultation(recent.consultation_id) is not None
 
 
 def test_sqlite_store_is_wal_with_full_sync(store: ConsultationStore) -> None:

@@ -36,13 +36,13 @@ def client(store: ConsultationStore) -> FlaskClient:
 def test_get_by_id_returns_result_and_audit(client: FlaskClient, store: ConsultationStore) -> None:
     r = result()
     record(store, [r])
-    response = client.get(f"/api/v1/consultations/{r['consultationId']}")
+    response = client.get(f"/api/v1/consultations/{r.consultation_id}")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["result"] == r
+    assert body["result"] == r.to_json()
     assert body["audit"]["patient"] == "Patient/p1"
-    bare = r["consultationId"].removeprefix("urn:uuid:")
-    assert client.get(f"/api/v1/consultations/{bare}").get_json()["consultationId"] == r["consultationId"]
+    bare = r.consultation_id.removeprefix("urn:uuid:")
+    assert client.get(f"/api/v1/consultations/{bare}").get_json()["consultationId"] == r.consultation_id
 
 
 def test_unknown_id_is_404_operation_outcome(client: FlaskClient) -> None:
@@ -57,7 +57,7 @@ def test_list_by_patient_is_paged(client: FlaskClient, store: ConsultationStore)
     ids = []
     for n in range(3):
         r = result(n)
-        ids.append(r["consultationId"])
+        ids.append(r.consultation_id)
         record(store, [r], patient="Patient/abc")
     first = client.get("/api/v1/consultations?patient=Patient/abc&limit=2").get_json()
     assert [c["consultationId"] for c in first["consultations"]] == [ids[2], ids[1]]
@@ -73,7 +73,7 @@ def test_list_by_order(client: FlaskClient, store: ConsultationStore) -> None:
     r = result(order="ServiceRequest/o-1")
     record(store, [r, result(order="ServiceRequest/o-2")])
     body = client.get("/api/v1/consultations?order=ServiceRequest/o-1").get_json()
-    assert [c["consultationId"] for c in body["consultations"]] == [r["consultationId"]]
+    assert [c["consultationId"] for c in body["consultations"]] == [r.consultation_id]
 
 
 @pytest.mark.parametrize(
