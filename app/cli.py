@@ -50,6 +50,102 @@ def criteria_check(directory: str | None) -> None:
     )
 
 
+_SYSTEM_NAMES = {
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+    "http://snomed.info/sct": "SNOMED",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://www.whocc.no/atc": "ATC",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "http://loinc.org": "LOINC",
+    "http://www.nlm.nih.gov/research/umls/hcpcs": "HCPCS",
+    "urn:oid:2.16.840.1.113883.3.26.1.1": "NCI",
+    "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl": "NCI",
+}
+
+
+def _code_list(codes: list[dict[str, str]], total: int) -> str:
+    shown = []
+    for c in codes:
+        system = _SYSTEM_NAMES.get(c["system"], c["system"]) if c["system"] else "name"
+        shown.append(f"{system} {c['code']}{'*' if c.get('match') == 'prefix' else ''}")
+    more = f", … ({total} in all)" if total > len(codes) else ""
+    return ", ".join(dict.fromkeys(shown)) + more
+
+
+def _fact_table(entries: list[dict[str, Any]]) -> str:
+    """fact | kind | rule | value sets | settings, one line per fact."""
+    header = ("FACT", "KIND", "RULE", "VALUE SETS", "SETTINGS")
+    rows = [header] + [
+        (
+            e["fact"],
+            e["kind"],
+            e["rule"],
+            ", ".join(dict.fromkeys(vs["id"] for vs in e["valueSets"]))
+            or ("(procedures.json)" if e["reads"] else "—"),
+            ", ".join(s["name"] for s in e["settings"]) or "—",
+        )
+        for e in entries
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}  |  {r[4]}" for r in rows
+    )
+
+
+def _fact_listing(entries: list[dict[str, Any]]) -> str:
+    """One block per fact: name and rule, then its texts, value sets, settings and other tables."""
+    lines: list[str] = []
+    for e in entries:
+        lines.append(f"{e['fact']}  [{e['kind']} · rule {e['rule']}]")
+        rows: list[tuple[str, str]] = []
+        if e["text"]:
+            rows.append(("text", e["text"]))
+        rows.append(("rule", e["ruleText"]))
+        if "when" in e:
+            rows.append(("when", json.dumps(e["when"], ensure_ascii=False)))
+        for vs in e["valueSets"]:
+            rows.append(
+                (
+                    "value set",
+                    f"{vs['id']} ({vs['use']} of {vs['source']}): {_code_list(vs['codes'], vs['codeCount'])}",
+                )
+            )
+        for s in e["settings"]:
+            rows.append(("setting", f"{s['name']} = {s['value']:g}: {s['text']}"))
+        if e["reads"]:
+            rows.append(("reads", f"{e['reads']}: {_code_list(e['codes'], e['codeCount'])}"))
+        lines += [f"  {label:<10} {value}" for label, value in rows]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+@criteria.command("facts")
+@click.option("--dir", "directory", default=None, help="Criteria directory (default: the bundled criteria/).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def criteria_facts(directory: str | None, fmt: str) -> None:
+    """List every fact: the rule that computes it, its value sets, thresholds and texts (for clinical review)."""
+    from app.clinical.fact_catalogue import fact_catalogue
+    from app.criteria.loader import load_criteria
+    from app.errors import CriteriaError
+
+    try:
+        loaded = load_criteria(_criteria_dir(directory))
+    except CriteriaError as err:
+        raise click.ClickException(
+            f"invalid criteria ({len(err.problems)} problems); run 'spine-auc criteria check'"
+        ) from None
+    entries = fact_catalogue(loaded)
+    if fmt == "json":
+        click.echo(
+            json.dumps({"criteriaVersion": loaded.version, "facts": entries}, indent=2, ensure_ascii=False)
+        )
+    else:
+        click.echo(f"criteria {loaded.version}: {len(entries)} facts\n")
+        click.echo(_fact_table(entries))
+        click.echo("")
+        click.echo(_fact_listing(entries))
+
+
 def _read_json_file(path: str, what: str) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -39,7 +39,7 @@ from app.cds.prefetch import (
 from app.clinical.assessment import PatientRecord, assess_orders
 from app.clinical.orders import resolve_procedure
 from app.clinical.result import CardLink, Result
-from app.criteria import loader as criteria_module
+from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
 from app.fhir.models import validate_service_request
@@ -84,8 +84,8 @@ SERVICES: dict[str, Service] = {
 
 REQUEST_SCHEMA = "cds-hook-request.schema.json"
 FEEDBACK_SCHEMA = "cds-feedback.schema.json"
-# Layering: only app.criteria.loader imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
-_SCHEMAS = criteria_module.SchemaSet(SCHEMA_DIR)
+# Layering: only app.criteria.schemas imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
+_SCHEMAS = SchemaSet(SCHEMA_DIR)
 
 _memory_lock = threading.Lock()
 

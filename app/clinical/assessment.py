@@ -2,7 +2,7 @@
 
 Used by the CLI, the REST API, the FHIR operation and CDS Hooks. Pure: orders must already be valid R4
 ServiceRequests (callers check them with :func:`app.fhir.input.checked_orders`); patient resources are read as
-dicts (see :mod:`app.clinical.facts`).
+dicts (see :mod:`app.clinical.records`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 from app.clinical.conclusion import assess
-from app.clinical.facts import PatientFacts, build_facts, evaluation_date, ref_of
+from app.clinical.fact_rules import build_facts
+from app.clinical.facts import PatientFacts
 from app.clinical.orders import resolve_procedure
+from app.clinical.records import evaluation_date, ref_of
 from app.clinical.report import report
 from app.clinical.result import Result
 from app.criteria.model import Criteria

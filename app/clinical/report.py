@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 from app.clinical.conclusion import Assessment
-from app.clinical.facts import PatientFacts, ref_of
+from app.clinical.facts import PatientFacts
+from app.clinical.records import ref_of
 from app.clinical.result import Coding, ProcedureRef, Result, Source, TopicRef, VariantRef
 from app.clinical.vocabulary import Category, Status
 from app.criteria.model import Criteria

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +17,19 @@ def normalise_code(system: str, code: str) -> str:
     return code
 
 
+def display_code(system: str, code: str) -> str:
+    """A code as clinicians write it: ICD-10-CM with its dot after the category (``Z7952`` → ``Z79.52``)."""
+    if system != ICD10CM:
+        return code
+    norm = normalise_code(system, code)
+    return f"{norm[:3]}.{norm[3:]}" if len(norm) > 3 else norm
+
+
 @dataclass(frozen=True)
 class Match:
     value_set: str
     by: str  # "code" | "prefix" | "name"
-    code: str
+    code: str  # "system|code" as recorded (the text, for a name match)
     weak: bool = False
 
 
@@ -112,7 +120,7 @@ def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     return tags
 
 
-def first_tag(tags: dict[str, Match], value_sets: Iterable[ValueSet]) -> Match | None:
+def first_tag(tags: Mapping[str, Match], value_sets: Iterable[ValueSet]) -> Match | None:
     for vs in value_sets:
         if vs.id in tags:
             return tags[vs.id]

@@ -1,7 +1,7 @@
-"""Load, validate and index the criteria files once (the only importer of ``jsonschema``).
+"""Load, validate and index the criteria files once.
 
-Validation has two layers: each file against its Draft 2020-12 schema, then the cross-file references
-(procedure ids, value-set ids, facts, topics) in code. Every problem is reported as
+Validation has two layers: each file against its Draft 2020-12 schema (:mod:`app.criteria.schemas`), then the
+cross-file references (procedure ids, value-set ids, facts, topics) in code. Every problem is reported as
 ``file:json_path: message``; :class:`app.errors.CriteriaError` carries the full list.
 """
 
@@ -13,11 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-
+from app.clinical.fact_rules import base_fact_names
 from app.criteria.model import (
-    BASE_FACTS,
     CATEGORIES,
     CodeEntry,
     Combination,
@@ -26,11 +23,10 @@ from app.criteria.model import (
     Modifier,
     Procedure,
     RoutingRule,
-    Row,
     Topic,
     ValueSet,
-    Variant,
 )
+from app.criteria.schemas import SchemaSet
 from app.errors import CriteriaError
 
 _SCHEMA_FOR = {
@@ -65,38 +61,7 @@ def check_criteria(directory: str | Path) -> list[str]:
     return []
 
 
-# --- schema validation -----------------------------------------------------------------------------------------
-
-
-class SchemaSet:
-    """The Draft 2020-12 schemas of one directory, with one reused registry (also for the CDS Hooks envelopes:
-    this module stays the only importer of jsonschema)."""
-
-    def __init__(self, directory: str | Path):
-        self._ctx = _registry(Path(directory))
-        self._validators: dict[str, Draft202012Validator] = {}
-
-    def problems(self, schema_name: str, instance: Any) -> list[tuple[str, str]]:
-        """(JSON path, message) for every way ``instance`` breaks the named schema."""
-        validator = self._validators.get(schema_name)
-        if validator is None:
-            registry, schemas = self._ctx
-            validator = Draft202012Validator(schemas[schema_name], registry=registry)
-            self._validators[schema_name] = validator
-        return [
-            (err.json_path, err.message)
-            for err in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-        ]
-
-
-def _registry(schema_dir: Path) -> tuple[Registry, dict[str, dict[str, Any]]]:
-    schemas: dict[str, dict[str, Any]] = {}
-    registry: Registry = Registry()
-    for path in sorted(schema_dir.glob("*.schema.json")):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        schemas[path.name] = schema
-        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-    return registry, schemas
+# --- reading and schema validation -----------------------------------------------------------------------------
 
 
 def _read_json(path: Path, label: str, problems: list[str]) -> Any:
@@ -109,27 +74,15 @@ def _read_json(path: Path, label: str, problems: list[str]) -> Any:
     return None
 
 
-def _validate(doc: Any, schema_name: str, label: str, ctx: tuple[Registry, dict[str, Any]]) -> list[str]:
-    registry, schemas = ctx
-    schema = schemas.get(schema_name)
-    if schema is None:
-        return [f"{label}:$: schema {schema_name} is missing from criteria/schemas"]
-    validator = Draft202012Validator(schema, registry=registry)
-    return [
-        f"{label}:{err.json_path}: {err.message}"
-        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    ]
-
-
 def _load_and_validate(root: Path) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
     if not root.is_dir():
         return {}, [f"{root}:$: criteria directory not found"]
-    ctx = _registry(root / "schemas")
+    schemas = SchemaSet(root / "schemas")
     manifest = _read_json(root / "manifest.json", "manifest.json", problems)
     if manifest is None:
         return {}, problems
-    problems += _validate(manifest, _SCHEMA_FOR["manifest"], "manifest.json", ctx)
+    problems += schemas.report(_SCHEMA_FOR["manifest"], manifest, "manifest.json")
     if problems:
         return {}, problems
     raw: dict[str, Any] = {"manifest": manifest, "topics": {}}
@@ -137,12 +90,12 @@ def _load_and_validate(root: Path) -> tuple[dict[str, Any], list[str]]:
         rel = manifest[key]
         doc = _read_json(root / rel, rel, problems)
         if doc is not None:
-            problems += _validate(doc, _SCHEMA_FOR[key], rel, ctx)
+            problems += schemas.report(_SCHEMA_FOR[key], doc, rel)
             raw[key] = doc
     for rel in manifest["topics"]:
         doc = _read_json(root / rel, rel, problems)
         if doc is not None:
-            problems += _validate(doc, _SCHEMA_FOR["topic"], rel, ctx)
+            problems += schemas.report(_SCHEMA_FOR["topic"], doc, rel)
             raw["topics"][rel] = doc
     return raw, problems
 
@@ -167,7 +120,7 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
     settings, procedures = raw["settings"], raw["procedures"]
     proc_ids = {p["id"] for p in procedures["procedures"]}
     vs_ids = {v["id"] for v in raw["valueSets"]["valueSets"]}
-    known_facts = set(BASE_FACTS) | set(settings["derivedFacts"]) | set(settings["uncodableFacts"])
+    known_facts = set(base_fact_names()) | set(settings["derivedFacts"]) | set(settings["uncodableFacts"])
     pfile, vfile, sfile = manifest["procedures"], manifest["valueSets"], manifest["settings"]
 
     seen: set[str] = set()
@@ -244,145 +197,31 @@ def _norm_code(system: str, code: str) -> str:
     return normalise_code(system, code)
 
 
-def _build_value_set(doc: dict[str, Any]) -> ValueSet:
-    prefix: dict[str, list[tuple[str, frozenset[str] | None, bool]]] = {}
-    exact: dict[str, dict[str, bool]] = {}
-    names: list[str] = []
-    for inc in doc["include"]:
-        match = inc["match"]
-        seventh = frozenset(inc["seventhCharacter"]) if inc.get("seventhCharacter") else None
-        for code in inc["codes"]:
-            weak = bool(code.get("weak", False))
-            if match == "name":
-                names.append(code["code"].lower())
-            elif match == "prefix":
-                prefix.setdefault(inc["system"], []).append(
-                    (_norm_code(inc["system"], code["code"]), seventh, weak)
-                )
-            else:
-                exact.setdefault(inc["system"], {})[_norm_code(inc["system"], code["code"])] = weak
-    exclude: dict[str, list[str]] = {}
-    for exc in doc.get("exclude", []):
-        for code in exc["codes"]:
-            exclude.setdefault(exc["system"], []).append(_norm_code(exc["system"], code["code"]))
-    return ValueSet(
-        id=doc["id"],
-        title=doc["title"],
-        prefix={k: tuple(v) for k, v in prefix.items()},
-        exact=exact,
-        names=tuple(names),
-        exclude_prefix={k: tuple(v) for k, v in exclude.items()},
-    )
-
-
 def _build(raw: dict[str, Any]) -> Criteria:
-    settings = raw["settings"]
-    procs_doc = raw["procedures"]
-    codes: dict[tuple[str, str], CodeEntry] = {}
+    settings, procs_doc = raw["settings"], raw["procedures"]
+    entries = [CodeEntry.from_doc(doc) for doc in procs_doc["codes"]]
     emit: dict[str, list[dict[str, str]]] = {}
-    for c in procs_doc["codes"]:
-        entry = CodeEntry(
-            system=c["system"],
-            code=c["code"],
-            display=c.get("display", ""),
-            procedures=tuple(c["procedures"]),
-            flags=frozenset(c.get("flags", [])),
-        )
-        codes[(c["system"], _norm_code(c["system"], c["code"]))] = entry
+    for entry in entries:
         if len(entry.procedures) == 1 and not entry.flags:
-            emit.setdefault(entry.procedures[0], []).append(
-                {"system": c["system"], "code": c["code"], "display": entry.display}
-            )
-    procedures = {
-        p["id"]: Procedure(
-            id=p["id"],
-            display=p["display"],
-            modality=p["modality"],
-            region=p["region"],
-            contrast=p["contrast"],
-            spine_imaging=p["spineImaging"],
-            codes=tuple(emit.get(p["id"], [])),
-        )
-        for p in procs_doc["procedures"]
-    }
-    combinations = tuple(
-        Combination(
-            id=c["id"],
-            text=c["text"],
-            all_of=tuple((g["system"], frozenset(g["codes"])) for g in c["allOf"]),
-            procedures=tuple(c["procedures"]),
-        )
-        for c in procs_doc["combinations"]
-    )
-    topics: dict[str, Topic] = {}
-    for doc in raw["topics"].values():
-        variants = tuple(
-            Variant(
-                number=v["number"],
-                text=v["text"],
-                when=v["when"],
-                rows=tuple(
-                    Row(
-                        procedure=r["procedure"],
-                        acr_name=r["acrName"],
-                        category=r["category"],
-                        rating=r["rating"],
-                        rrl_adult=r["rrl"]["adult"],
-                        rrl_pediatric=r["rrl"]["pediatric"],
-                        source=r["source"],
-                    )
-                    for r in v["rows"]
-                ),
-                rows_complete=v["rowsComplete"],
-                source=v["source"],
-                scenarios=tuple(v.get("scenarios", [])),
-            )
-            for v in doc["variants"]
-        )
-        topics[doc["id"]] = Topic(
-            id=doc["id"],
-            title=doc["title"],
-            version=doc["version"],
-            citation=doc["citation"],
-            url=doc["url"],
-            population=doc["population"],
-            source=doc["source"],
-            variants=variants,
-            precedence=tuple(doc["variantPrecedence"]),
-        )
+            emit.setdefault(entry.procedures[0], []).append(entry.coding)
+    value_sets = {doc["id"]: ValueSet.from_doc(doc, _norm_code) for doc in raw["valueSets"]["valueSets"]}
+    vs_exact, vs_prefix, vs_name_patterns = _value_set_index(value_sets)
     thresholds = settings["thresholds"]
     fact_texts = {name: f["text"] for name, f in settings["facts"].items()}
     fact_texts.update({name: d["text"] for name, d in settings["derivedFacts"].items()})
     fact_texts.update(settings["uncodableFacts"])
-    patterns = procs_doc.get("textPatterns", {})
-    value_sets = {v["id"]: _build_value_set(v) for v in raw["valueSets"]["valueSets"]}
-    vs_exact: dict[tuple[str, str], list[tuple[str, bool]]] = {}
-    vs_prefix: dict[str, dict[str, list[tuple[str, frozenset[str] | None, bool]]]] = {}
-    for vs in value_sets.values():
-        for system, codes_weak in vs.exact.items():
-            for code, weak in codes_weak.items():
-                vs_exact.setdefault((system, code), []).append((vs.id, weak))
-        for system, prefixes in vs.prefix.items():
-            for prefix, seventh, weak in prefixes:
-                vs_prefix.setdefault(system, {}).setdefault(prefix, []).append((vs.id, seventh, weak))
     return Criteria(
         version=raw["manifest"]["criteriaVersion"],
-        topics=topics,
-        procedures=procedures,
-        codes=codes,
-        combinations=combinations,
-        value_sets=value_sets,
-        vs_exact={k: tuple(v) for k, v in vs_exact.items()},
-        vs_prefix={s: {p: tuple(v) for p, v in d.items()} for s, d in vs_prefix.items()},
-        vs_name_patterns={
-            vs.id: re.compile(
-                r"(?<![a-z])(?:"
-                + "|".join(re.escape(n) for n in sorted(vs.names, key=len, reverse=True))
-                + r")(?![a-z])"
-            )
-            for vs in value_sets.values()
-            if vs.names
+        topics={doc["id"]: Topic.from_doc(doc) for doc in raw["topics"].values()},
+        procedures={
+            p["id"]: Procedure.from_doc(p, tuple(emit.get(p["id"], []))) for p in procs_doc["procedures"]
         },
+        codes={(entry.system, _norm_code(entry.system, entry.code)): entry for entry in entries},
+        combinations=tuple(map(Combination.from_doc, procs_doc["combinations"])),
+        value_sets=value_sets,
+        vs_exact=vs_exact,
+        vs_prefix=vs_prefix,
+        vs_name_patterns=vs_name_patterns,
         thresholds={k: float(v["value"]) for k, v in thresholds.items()},
         threshold_texts={k: v["text"] for k, v in thresholds.items()},
         categories={c: settings["categories"][c] for c in CATEGORIES},
@@ -393,27 +232,42 @@ def _build(raw: dict[str, Any]) -> Criteria:
         fact_texts=fact_texts,
         uncodable_facts=dict(settings["uncodableFacts"]),
         derived_facts={k: v["when"] for k, v in settings["derivedFacts"].items()},
-        routing=tuple(
-            RoutingRule(id=r["id"], when=r["when"], topic=r["topic"], text=r["text"])
-            for r in raw["routing"]["rules"]
-        ),
+        routing=tuple(map(RoutingRule.from_doc, raw["routing"]["rules"])),
         routing_otherwise_text=raw["routing"]["otherwise"]["text"],
-        modifiers=tuple(
-            Modifier(
-                id=m["id"],
-                title=m["title"],
-                effect=m["effect"],
-                indicator=m["indicator"],
-                when=m["when"],
-                applies_to=m["appliesTo"],
-                variants={k: tuple(v) for k, v in m["variants"].items()} if m.get("variants") else None,
-                category=m["category"],
-                text=m["text"],
-                alternative=m.get("alternative"),
-                source_text=m["sourceText"],
-                source=m["source"],
+        modifiers=tuple(map(Modifier.from_doc, raw["modifiers"]["modifiers"])),
+        text_patterns={
+            k: {kk: tuple(vv) for kk, vv in v.items()} for k, v in procs_doc.get("textPatterns", {}).items()
+        },
+    )
+
+
+def _value_set_index(
+    value_sets: dict[str, ValueSet],
+) -> tuple[
+    dict[tuple[str, str], tuple[tuple[str, bool], ...]],
+    dict[str, dict[str, tuple[tuple[str, frozenset[str] | None, bool], ...]]],
+    dict[str, re.Pattern[str]],
+]:
+    """The reverse indexes from a code (exact, by prefix) or an ingredient name to the value sets naming it."""
+    vs_exact: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    vs_prefix: dict[str, dict[str, list[tuple[str, frozenset[str] | None, bool]]]] = {}
+    for vs in value_sets.values():
+        for system, codes_weak in vs.exact.items():
+            for code, weak in codes_weak.items():
+                vs_exact.setdefault((system, code), []).append((vs.id, weak))
+        for system, prefixes in vs.prefix.items():
+            for prefix, seventh, weak in prefixes:
+                vs_prefix.setdefault(system, {}).setdefault(prefix, []).append((vs.id, seventh, weak))
+    return (
+        {k: tuple(v) for k, v in vs_exact.items()},
+        {s: {p: tuple(v) for p, v in d.items()} for s, d in vs_prefix.items()},
+        {
+            vs.id: re.compile(
+                r"(?<![a-z])(?:"
+                + "|".join(re.escape(n) for n in sorted(vs.names, key=len, reverse=True))
+                + r")(?![a-z])"
             )
-            for m in raw["modifiers"]["modifiers"]
-        ),
-        text_patterns={k: {kk: tuple(vv) for kk, vv in v.items()} for k, v in patterns.items()},
+            for vs in value_sets.values()
+            if vs.names
+        },
     )

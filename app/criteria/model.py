@@ -1,11 +1,14 @@
 """The criteria as the engine sees them: frozen, indexed, standard library only.
 
-Built once by :mod:`app.criteria.loader` from the validated JSON files; never mutated afterwards.
+Built once by :mod:`app.criteria.loader` from the validated JSON files; never mutated afterwards. Each type
+reads its own part of a validated document (``from_doc``): the JSON Schemas in ``criteria/schemas`` say what a
+document may contain, these constructors say what the engine keeps of it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,44 +21,9 @@ CATEGORIES = (
     "usually-not-appropriate",
 )
 
-#: Facts computed by :mod:`app.clinical.facts` (derived and uncodable facts are declared in settings.json).
-BASE_FACTS = frozenset(
-    {
-        "back_pain",
-        "duration_acute",
-        "duration_subacute_or_chronic",
-        "duration_chronic",
-        "pain_over_4_weeks",
-        "prior_management",
-        "managed_6_weeks",
-        "cauda_equina_suspected",
-        "cancer",
-        "infection",
-        "immunosuppression",
-        "prior_lumbar_surgery",
-        "new_or_progressing_after_surgery",
-        "low_velocity_trauma",
-        "osteoporosis",
-        "elderly",
-        "age_under_18",
-        "age_under_16",
-        "chronic_steroid_use",
-        "myelopathy",
-        "myelopathy_acute",
-        "thoracolumbar_trauma",
-        "known_tl_fracture",
-        "neuro_deficit",
-        "mr_unsafe_device",
-        "mr_conditional_device",
-        "spondylolisthesis",
-        "radicular_pain",
-        "prior_spine_radiograph",
-        "prior_radiograph_negative",
-        "inflammatory_spine_disease",
-    }
-)
-
 Expr = dict[str, Any]
+#: A part of a criteria file that its JSON Schema has already validated.
+Doc = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -68,6 +36,18 @@ class Procedure:
     spine_imaging: str  # yes | if-spine-reason | no
     codes: tuple[dict[str, str], ...] = ()  # codings to emit when we suggest this procedure
 
+    @classmethod
+    def from_doc(cls, doc: Doc, codes: tuple[dict[str, str], ...] = ()) -> Procedure:
+        return cls(
+            id=doc["id"],
+            display=doc["display"],
+            modality=doc["modality"],
+            region=doc["region"],
+            contrast=doc["contrast"],
+            spine_imaging=doc["spineImaging"],
+            codes=codes,
+        )
+
 
 @dataclass(frozen=True)
 class CodeEntry:
@@ -77,6 +57,21 @@ class CodeEntry:
     procedures: tuple[str, ...]
     flags: frozenset[str]
 
+    @classmethod
+    def from_doc(cls, doc: Doc) -> CodeEntry:
+        return cls(
+            system=doc["system"],
+            code=doc["code"],
+            display=doc.get("display", ""),
+            procedures=tuple(doc["procedures"]),
+            flags=frozenset(doc.get("flags", [])),
+        )
+
+    @property
+    def coding(self) -> dict[str, str]:
+        """The code as a FHIR Coding (emitted when this is the one unflagged code of a procedure)."""
+        return {"system": self.system, "code": self.code, "display": self.display}
+
 
 @dataclass(frozen=True)
 class Combination:
@@ -84,6 +79,15 @@ class Combination:
     text: str
     all_of: tuple[tuple[str, frozenset[str]], ...]
     procedures: tuple[str, ...]
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Combination:
+        return cls(
+            id=doc["id"],
+            text=doc["text"],
+            all_of=tuple((group["system"], frozenset(group["codes"])) for group in doc["allOf"]),
+            procedures=tuple(doc["procedures"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,18 @@ class Row:
     rrl_pediatric: str | None
     source: str
 
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Row:
+        return cls(
+            procedure=doc["procedure"],
+            acr_name=doc["acrName"],
+            category=doc["category"],
+            rating=doc["rating"],
+            rrl_adult=doc["rrl"]["adult"],
+            rrl_pediatric=doc["rrl"]["pediatric"],
+            source=doc["source"],
+        )
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -106,6 +122,18 @@ class Variant:
     rows_complete: bool
     source: str
     scenarios: tuple[dict[str, str], ...]
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Variant:
+        return cls(
+            number=doc["number"],
+            text=doc["text"],
+            when=doc["when"],
+            rows=tuple(Row.from_doc(row) for row in doc["rows"]),
+            rows_complete=doc["rowsComplete"],
+            source=doc["source"],
+            scenarios=tuple(doc.get("scenarios", [])),
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +147,20 @@ class Topic:
     source: str
     variants: tuple[Variant, ...]
     precedence: tuple[int, ...]
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Topic:
+        return cls(
+            id=doc["id"],
+            title=doc["title"],
+            version=doc["version"],
+            citation=doc["citation"],
+            url=doc["url"],
+            population=doc["population"],
+            source=doc["source"],
+            variants=tuple(Variant.from_doc(variant) for variant in doc["variants"]),
+            precedence=tuple(doc["variantPrecedence"]),
+        )
 
     def variant(self, number: int) -> Variant:
         return next(v for v in self.variants if v.number == number)
@@ -135,6 +177,36 @@ class ValueSet:
     names: tuple[str, ...]
     exclude_prefix: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @classmethod
+    def from_doc(cls, doc: Doc, normalise: Callable[[str, str], str]) -> ValueSet:
+        """``normalise(system, code)`` is the form codes are compared in (e.g. ICD-10-CM without the dot)."""
+        prefix: dict[str, list[tuple[str, frozenset[str] | None, bool]]] = {}
+        exact: dict[str, dict[str, bool]] = {}
+        names: list[str] = []
+        for inc in doc["include"]:
+            seventh = frozenset(inc["seventhCharacter"]) if inc.get("seventhCharacter") else None
+            for code in inc["codes"]:
+                weak = bool(code.get("weak", False))
+                if inc["match"] == "name":
+                    names.append(code["code"].lower())
+                elif inc["match"] == "prefix":
+                    key = normalise(inc["system"], code["code"])
+                    prefix.setdefault(inc["system"], []).append((key, seventh, weak))
+                else:
+                    exact.setdefault(inc["system"], {})[normalise(inc["system"], code["code"])] = weak
+        exclude: dict[str, list[str]] = {}
+        for exc in doc.get("exclude", []):
+            for code in exc["codes"]:
+                exclude.setdefault(exc["system"], []).append(normalise(exc["system"], code["code"]))
+        return cls(
+            id=doc["id"],
+            title=doc["title"],
+            prefix={system: tuple(entries) for system, entries in prefix.items()},
+            exact=exact,
+            names=tuple(names),
+            exclude_prefix={system: tuple(codes) for system, codes in exclude.items()},
+        )
+
 
 @dataclass(frozen=True)
 class RoutingRule:
@@ -142,6 +214,10 @@ class RoutingRule:
     when: Expr
     topic: str | None
     text: str
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> RoutingRule:
+        return cls(id=doc["id"], when=doc["when"], topic=doc["topic"], text=doc["text"])
 
 
 @dataclass(frozen=True)
@@ -158,6 +234,24 @@ class Modifier:
     alternative: dict[str, Any] | None
     source_text: str
     source: str
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> Modifier:
+        variants = doc.get("variants")
+        return cls(
+            id=doc["id"],
+            title=doc["title"],
+            effect=doc["effect"],
+            indicator=doc["indicator"],
+            when=doc["when"],
+            applies_to=doc["appliesTo"],
+            variants={topic: tuple(numbers) for topic, numbers in variants.items()} if variants else None,
+            category=doc["category"],
+            text=doc["text"],
+            alternative=doc.get("alternative"),
+            source_text=doc["sourceText"],
+            source=doc["source"],
+        )
 
 
 @dataclass(frozen=True)

@@ -592,13 +592,24 @@ sc(
     "lbp-v5-postop-xr",
     p,
     O_XR,
-    "rated",
+    "insufficient-data",
     LBP,
-    5,
-    UA,
-    "Z98.1 in any clinicalStatus = prior lumbar surgery; LBP onset after it -> V5; XR UA",
+    None,
+    None,
+    "v2: Z98.1 alone (no spinal bodySite, no spinal surgery in the record; it may be an ankle) makes prior_lumbar_surgery unknown (clinical-rules v2 §2.6). LBP began after it: lumbar -> V5 (XR UA); not lumbar -> LBP 28 d = subacute, no therapy -> V2 (XR UNA) -> insufficient-data asking prior_lumbar_surgery",  # noqa: E501
+    missingFacts=["prior_lumbar_surgery"],
 )
-sc("lbp-v5-postop-mri-wo-w", p, O_MRI_WOW, "rated", LBP, 5, UA, "V5: MRI w/o+w UA")
+sc(
+    "lbp-v5-postop-mri-wo-w",
+    p,
+    O_MRI_WOW,
+    "insufficient-data",
+    LBP,
+    None,
+    None,
+    "v2: Z98.1 alone -> prior_lumbar_surgery unknown (§2.6): V5 MRI w/o+w UA vs V2 UNA -> insufficient-data",
+    missingFacts=["prior_lumbar_surgery"],
+)
 
 p = new(
     "lbp-postop-procedure",
@@ -796,9 +807,10 @@ sc(
     LBP,
     3,
     UNA,
-    "V3 gives MRI w/o UA, but MR-unsafe implant + MRI -> M1 -> UNA with a critical indicator",
-    modifiers=["M1"],
-    modifierIndicators=["critical"],
+    "v2: MR safety is a check of its own reported in safety[] (§5.1), not modifier M1. V3 gives MRI w/o UA; MR-unsafe implant + MR order -> UNA, safety entry mr-safety/unsafe/critical naming the pacemaker; no MR alternative",  # noqa: E501
+    safety=[{"check": "mr-safety", "status": "unsafe", "indicator": "critical"}],
+    noMrAlternatives=True,
+    mentions=["pacemaker"],
 )
 sc(
     "m1-mr-unsafe-ct-unaffected",
@@ -808,8 +820,12 @@ sc(
     LBP,
     3,
     MBA,
-    "M1 applies to MRI only; CT w/o in V3 MBA",
+    "v2: CT w/o in V3 stays MBA, but §5.1 'unsafe, any order': safety[] carries the MR entry with indicator info, the pacemaker is named, no MR alternative is offered, and CT myelography carries MRI w/o's V3 category (UA, better than MBA) -> offered as alternative",  # noqa: E501
     absentModifiers=["M1"],
+    safety=[{"check": "mr-safety", "status": "unsafe", "indicator": "info"}],
+    noMrAlternatives=True,
+    alternativesInclude=["ctm-lumbar"],
+    mentions=["pacemaker"],
 )
 
 p = new("lbp-mr-conditional", what="MR-conditional device (C106046): warning only")
@@ -824,8 +840,8 @@ sc(
     LBP,
     3,
     UA,
-    "MR-conditional device: rating unchanged (V3 MRI w/o UA) with a warning",
-    modifierIndicators=["warning"],
+    "v2: MR-conditional implant + MR order -> rating unchanged (V3 MRI w/o UA), the warning is a safety[] entry mr-safety/conditional/warning (§5.1), not a modifier",  # noqa: E501
+    safety=[{"check": "mr-safety", "status": "conditional", "indicator": "warning"}],
 )
 
 p = new("lbp-spondylolisthesis", what="M2: spondylolisthesis M43.16 (chronic) + naproxen 8 weeks (V3)")
@@ -969,8 +985,11 @@ sc(
     "thoracic-mri-no-criteria",
     p,
     O_MRI_T,
-    "no-criteria",
-    why="thoracic study for thoracic pain: ACR Thoracic Back Pain tables not available -> no-criteria",
+    "rated",
+    "acr-thoracic-back-pain",
+    1,
+    UNA,
+    "v2: the thoracic spine has its own topic (§4.2). Thoracic pain M54.6 21 d = acute, no red flag, no care -> Thoracic Back Pain 2024 V1; MRI thoracic spine without IV contrast UNA (acr-thoracic-back-pain.md V1 table [P])",  # noqa: E501
 )
 
 p = new("myelopathy-acute", what="Myelopathy V1: cord compression G95.20 from 5 d ago")
@@ -1459,7 +1478,8 @@ sc(
 pdir = ROOT / "fhir_fixtures" / "patients"
 odir = ROOT / "fhir_fixtures" / "orders"
 for old in list(pdir.glob("*.json")) + list(odir.glob("*.json")):
-    old.unlink()
+    if not old.name.startswith("v2-"):  # v2 fixtures are written by generate_v2.py
+        old.unlink()
 ids = set()
 for p in patients:
     for e in p.entries:

@@ -1,0 +1,865 @@
+"""One rule per fact family, in a registry (clinical-rules.md §2). Standard library only.
+
+A rule is a plain function of (the record index, the criteria, the evaluation date) → :class:`Findings`,
+registered with :func:`rule`, which declares the facts it produces, the settings.json ``facts`` entries
+whose value sets it reads (``sources``) and the thresholds it reads (``settings``). Rules share nothing but
+the immutable :class:`~app.clinical.records.RecordIndex` (which computes the back-pain episode once); the one
+rule that extends another's unknown group says so (``refines``). The registry is the single list of base
+facts: the criteria loader checks fact references against :func:`base_fact_names`, and
+``spine-auc criteria facts`` lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from app.clinical.facts import Fact, Findings, PatientFacts, UnknownGroup
+from app.clinical.records import (
+    EPISODE_DEFAULT_SETTING,
+    EPISODE_SOURCE,
+    ConditionInfo,
+    Interval,
+    RecordIndex,
+    read_record,
+    ref_of,
+    value_sets_of,
+)
+from app.clinical.terminology import Match, codings_of, display_code, match_any
+from app.criteria.model import Criteria
+
+RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
+
+#: procedures.json modality of a radiograph (a spine radiograph = a code whose procedures are all radiographs)
+RADIOGRAPH_MODALITY = "XR"
+
+
+@dataclass(frozen=True)
+class FactRule:
+    """A registered rule and what it declares about itself."""
+
+    name: str  # the fact family (several entries may share one, e.g. ``condition_present``)
+    compute: RuleFn
+    produces: tuple[str, ...]
+    sources: tuple[str, ...]  # settings.json "facts" entries whose value sets it reads
+    settings: tuple[str, ...]  # settings.json thresholds it reads
+    refines: tuple[str, ...] = ()  # unknown groups of earlier rules it may replace with a joint group
+    uncodable: bool = False  # also produces every settings.json "uncodableFacts" entry
+    reads: str = ""  # another criteria table it reads, in words
+    codes: Callable[[Criteria], list[tuple[str, str]]] | None = None  # the (system, code)s of that table
+
+    @property
+    def description(self) -> str:
+        return (self.compute.__doc__ or self.name).strip().splitlines()[0]
+
+
+_RULES: list[FactRule] = []
+
+
+def rule(
+    name: str,
+    *,
+    produces: Sequence[str],
+    sources: Sequence[str] = (),
+    settings: Sequence[str] = (),
+    refines: Sequence[str] = (),
+    uncodable: bool = False,
+    reads: str = "",
+    codes: Callable[[Criteria], list[tuple[str, str]]] | None = None,
+) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule; rules run in registration order. A fact has exactly one rule."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        taken = base_fact_names() & set(produces)
+        if taken:
+            raise ValueError(f"rule {name}: {sorted(taken)} already have a rule")
+        _RULES.append(
+            FactRule(
+                name,
+                fn,
+                tuple(produces),
+                tuple(sources),
+                tuple(settings),
+                tuple(refines),
+                uncodable,
+                reads,
+                codes,
+            )
+        )
+        return fn
+
+    return register
+
+
+def rules() -> tuple[FactRule, ...]:
+    """Every registered rule, in evaluation order."""
+    return tuple(_RULES)
+
+
+def base_fact_names() -> frozenset[str]:
+    """Every fact a rule computes from the record (derived and uncodable facts are declared in settings.json)."""
+    return frozenset(name for r in _RULES for name in r.produces)
+
+
+def build_facts(
+    criteria: Criteria,
+    *,
+    order: dict[str, Any],
+    order_reasons: list[Any],
+    patient: dict[str, Any] | None,
+    resources: dict[str, list[dict[str, Any]]],
+    unavailable: set[str],
+    evaluation: date,
+) -> PatientFacts:
+    """Every base fact for one order against one patient record."""
+    index = read_record(
+        criteria,
+        order=order,
+        order_reasons=order_reasons,
+        patient=patient,
+        resources=resources,
+        unavailable=unavailable,
+        evaluation=evaluation,
+    )
+    return facts_of(index, criteria, evaluation)
+
+
+def facts_of(index: RecordIndex, criteria: Criteria, evaluation: date) -> PatientFacts:
+    """Run every rule on one record index."""
+    pf = PatientFacts(evaluation_date=evaluation, age=index.age, issues=list(index.issues))
+    for r in _RULES:
+        pf.add(r.compute(index, criteria, evaluation))
+    return pf
+
+
+# --- building findings -------------------------------------------------------------------------------------------
+
+
+class _Out:
+    """A rule's findings while it computes them (local to one call)."""
+
+    __slots__ = ("facts", "groups", "issues")
+
+    def __init__(self) -> None:
+        self.facts: dict[str, Fact] = {}
+        self.groups: dict[str, UnknownGroup] = {}
+        self.issues: list[str] = []
+
+    def known(
+        self, name: str, value: bool, text: str, evidence: Iterable[str] = (), reported: Any = None
+    ) -> None:
+        self.facts[name] = Fact(name, value, text, tuple(dict.fromkeys(evidence)), None, reported)
+
+    def unknown(self, group: UnknownGroup, texts: dict[str, str], evidence: Iterable[str] = ()) -> None:
+        self.groups[group.name] = group
+        ev = tuple(dict.fromkeys(evidence))
+        for name, text in texts.items():
+            self.facts[name] = Fact(name, None, text, ev, group.name)
+
+    def unavailable(self, criteria: Criteria, names: Iterable[str], rtype: str) -> None:
+        """The facts are unknown because the resources they are read from could not be obtained."""
+        text = f"{rtype} resources could not be obtained"
+        for name in names:
+            self.unknown(bool_group(name, f"{criteria.fact_texts.get(name, name)}: {text}"), {name: text})
+
+    def findings(self) -> Findings:
+        return Findings(tuple(self.facts.values()), tuple(self.groups.values()), tuple(self.issues))
+
+
+def bool_group(
+    name: str, text: str, *, group: str | None = None, labels: tuple[str, str] = ("yes", "no")
+) -> UnknownGroup:
+    """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs).
+
+    The "false" reading comes first: when every reading agrees, the reported variant is the one the record
+    supports without assuming the finding.
+    """
+    return UnknownGroup(group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})))
+
+
+def numeric_options(
+    cuts: Sequence[tuple[float, str]], assign: Callable[[float], dict[str, bool]], unit: str
+) -> tuple[tuple[str, dict[str, bool]], ...]:
+    """Consistent joint values of facts derived from one unknown number, labelled by range."""
+    points = sorted({max(0.0, p) for t, _ in cuts for p in (t - 1, t, t + 1)} | {0.0})
+    options: list[tuple[float, float, dict[str, bool]]] = []
+    for p in points:
+        a = assign(p)
+        if options and options[-1][2] == a:
+            options[-1] = (options[-1][0], p, a)
+        else:
+            options.append((p, p, a))
+    out = []
+    for i, (lo, hi, a) in enumerate(options):
+        if i == len(options) - 1:
+            label = f"{lo:g} {unit} or more"
+        elif lo == hi:
+            label = f"{lo:g} {unit}"
+        else:
+            label = f"{lo:g}–{hi:g} {unit}"
+        out.append((label, a))
+    return tuple(out)
+
+
+# --- queries of the index by settings.json fact entry ------------------------------------------------------------
+
+
+def _conditions(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[ConditionInfo, Match]]:
+    sets = value_sets_of(criteria, source)
+    return index.conditions_in(sets.conditions, sets.history)
+
+
+def _reasons(index: RecordIndex, criteria: Criteria, source: str) -> list[str]:
+    return index.reasons_in(value_sets_of(criteria, source).reasons)
+
+
+def _medications(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[Interval, Match]]:
+    return index.medications_in(value_sets_of(criteria, source).medications)
+
+
+def _procedures(index: RecordIndex, criteria: Criteria, source: str) -> list[tuple[Interval, Match]]:
+    return index.procedures_in(value_sets_of(criteria, source).procedures)
+
+
+# --- the rules, in evaluation order ------------------------------------------------------------------------------
+
+AGE_FACTS = ("age_under_16", "age_under_18", "elderly")
+
+
+@rule(
+    "age",
+    produces=AGE_FACTS,
+    settings=("childTraumaAgeBelow", "pediatricAgeBelow", "elderlyAgeAbove"),
+)
+def age(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Age bands from Patient.birthDate on the evaluation date; unknown together when there is no birth date."""
+    out = _Out()
+    patient, t = index.patient, criteria.thresholds
+    limits = (t["childTraumaAgeBelow"], t["pediatricAgeBelow"], t["elderlyAgeAbove"])
+    if index.birth is None:
+        why = "no Patient resource" if not isinstance(patient, dict) else "Patient.birthDate is missing"
+        if "Patient" in index.unavailable:
+            why = "the Patient resource could not be obtained"
+        options: list[tuple[str, dict[str, bool]]] = []
+        for label, years in (  # adult options first: the reported topic defaults to the common case
+            (f"{limits[1]:g}–{limits[2]:g}", limits[2]),
+            (f"over {limits[2]:g}", limits[2] + 1),
+            (f"under {limits[0]:g}", limits[0] - 1),
+            (f"{limits[0]:g}–{limits[1] - 1:g}", limits[1] - 1),
+        ):
+            options.append(
+                (
+                    label,
+                    {
+                        "age_under_16": years < limits[0],
+                        "age_under_18": years < limits[1],
+                        "elderly": years > limits[2],
+                    },
+                )
+            )
+        group = UnknownGroup("age", f"Patient age ({why})", tuple(options))
+        out.unknown(group, {n: f"age unknown: {why}" for n in AGE_FACTS})
+        return out.findings()
+    birth = index.birth
+    years_old = index.age
+    assert years_old is not None
+    ref = ref_of(patient) if isinstance(patient, dict) else "Patient/?"
+    text = f"Age {years_old} (born {birth.isoformat()})"
+    out.known("age_under_16", years_old < limits[0], text, [ref], ("age", years_old))
+    out.known("age_under_18", years_old < limits[1], text, [ref], ("age", years_old))
+    older = years_old > limits[2]
+    out.known(
+        "elderly",
+        older,
+        f"Age {years_old}: {'older than' if older else 'not older than'} {limits[2]:g} "
+        f"({criteria.threshold_texts['elderlyAgeAbove']})",
+        [ref],
+        ("elderly", older),
+    )
+    return out.findings()
+
+
+def _condition_present(out: _Out, index: RecordIndex, criteria: Criteria, fact: str) -> None:
+    matches = _conditions(index, criteria, fact)
+    reasons = _reasons(index, criteria, fact)
+    label = criteria.fact_texts.get(fact, fact)
+    if matches or reasons:
+        refs = [c.ref for c, _ in matches] + reasons
+        suspected = any(c.suspected for c, _ in matches)
+        how = " (suspected)" if suspected and not reasons else ""
+        src = "the order's reason" if reasons and not matches else f"{len(matches)} Condition(s)"
+        weak = (
+            " (weak evidence: only non-specific codes)"
+            if matches and not reasons and all(m.weak for _, m in matches)
+            else ""
+        )
+        out.known(fact, True, f"{label}: present{how}, from {src}{weak}", refs, (fact, True))
+    elif "Condition" in index.unavailable:
+        out.unavailable(criteria, [fact], "Condition")
+    else:
+        out.known(fact, False, f"{label}: none recorded", [], (fact, False))
+
+
+def _register_condition_present(fact: str) -> None:
+    def condition_present(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+        """Present when a current Condition (or history code) or the order's reason is in the fact's value sets."""
+        out = _Out()
+        _condition_present(out, index, criteria, fact)
+        return out.findings()
+
+    rule("condition_present", produces=(fact,), sources=(fact,))(condition_present)
+
+
+#: Facts that are simply "a Condition or the order's reason is coded in the fact's value sets".
+CONDITION_FACTS = (
+    "cauda_equina_suspected",
+    "cancer",
+    "infection",
+    "osteoporosis",
+    "spondylolisthesis",
+    "inflammatory_spine_disease",
+    "neuro_deficit",
+    "radicular_pain",
+    "myelopathy",
+    "thoracolumbar_trauma",
+)
+for _fact in CONDITION_FACTS:
+    _register_condition_present(_fact)
+
+
+@rule("known_fracture", produces=("known_tl_fracture",), sources=("known_tl_fracture",))
+def known_fracture(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A confirmed (not provisional or differential) acute thoracic/lumbar fracture Condition."""
+    out = _Out()
+    confirmed = [c for c, _ in _conditions(index, criteria, "known_tl_fracture") if not c.suspected]
+    if confirmed:
+        out.known(
+            "known_tl_fracture", True, "Known acute thoracic/lumbar fracture", [c.ref for c in confirmed]
+        )
+    elif "Condition" in index.unavailable:
+        out.unavailable(criteria, ["known_tl_fracture"], "Condition")
+    else:
+        out.known("known_tl_fracture", False, "No confirmed acute thoracic/lumbar fracture recorded")
+    return out.findings()
+
+
+@rule("back_pain", produces=("back_pain",), sources=(EPISODE_SOURCE,))
+def back_pain(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Back pain: a current back-pain Condition or the order's reason (the episode's conditions)."""
+    out = _Out()
+    _condition_present(out, index, criteria, EPISODE_SOURCE)
+    return out.findings()
+
+
+DURATION_FACTS = ("duration_acute", "duration_subacute_or_chronic", "duration_chronic", "pain_over_4_weeks")
+DURATION_SETTINGS = ("subacuteFromDays", "chronicFromDays", "childPainRedFlagDays")
+
+
+def _duration_cuts(criteria: Criteria) -> list[tuple[float, str]]:
+    t = criteria.thresholds
+    return [(t["subacuteFromDays"], "lt"), (t["chronicFromDays"], "lt"), (t["childPainRedFlagDays"], "gt")]
+
+
+def _duration_assignment(criteria: Criteria) -> Callable[[float], dict[str, bool]]:
+    """The duration facts as a function of the days since onset."""
+    t = criteria.thresholds
+    sub, chronic, child = t["subacuteFromDays"], t["chronicFromDays"], t["childPainRedFlagDays"]
+
+    def assignment(days: float) -> dict[str, bool]:
+        return {
+            "duration_acute": days < sub,
+            "duration_subacute_or_chronic": days >= sub,
+            "duration_chronic": days >= chronic,
+            "pain_over_4_weeks": days > child,
+        }
+
+    return assignment
+
+
+def _duration_unknown_because(index: RecordIndex) -> str:
+    """Why the duration is unknown (the episode has no dated condition)."""
+    return (
+        "Condition resources could not be obtained"
+        if "Condition" in index.unavailable
+        else "no onset or recorded date on any back-pain Condition"
+        if index.episode.conditions
+        else "no back-pain Condition in the record (the order's reason carries no date)"
+    )
+
+
+@rule("duration", produces=DURATION_FACTS, sources=(EPISODE_SOURCE,), settings=DURATION_SETTINGS)
+def duration(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Acute / subacute / chronic back pain from the earliest dated back-pain Condition."""
+    out = _Out()
+    t = criteria.thresholds
+    sub, chronic = t["subacuteFromDays"], t["chronicFromDays"]
+    episode = index.episode
+    assignment = _duration_assignment(criteria)
+    ref = episode.onset_ref
+    if ref is None:
+        why = _duration_unknown_because(index)
+        group = UnknownGroup(
+            "duration",
+            f"Back-pain duration ({why})",
+            numeric_options(_duration_cuts(criteria), assignment, "days"),
+        )
+        out.unknown(
+            group,
+            {n: f"duration unknown: {why}" for n in DURATION_FACTS},
+            [c.ref for c in episode.conditions],
+        )
+        return out.findings()
+    start = episode.start
+    days = (evaluation - start).days
+    label = "acute" if days < sub else "chronic" if days >= chronic else "subacute"
+    text = (
+        f"Back pain for {days} days (onset {start.isoformat()}): {label} "
+        f"(subacute from {sub:g} days, chronic from {chronic:g} days)"
+    )
+    for name, value in assignment(days).items():
+        out.known(name, value, text, [ref], ("duration", label))
+    return out.findings()
+
+
+@rule(
+    "management",
+    produces=("prior_management", "managed_6_weeks"),
+    sources=("conservative_therapy", EPISODE_SOURCE),
+    settings=("managementWeeksRequired", *DURATION_SETTINGS, EPISODE_DEFAULT_SETTING),
+    refines=("duration",),
+)
+def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Conservative therapy in the back-pain episode and its weeks (M3); branches with an unknown duration."""
+    out = _Out()
+    episode = index.episode
+    required = criteria.thresholds["managementWeeksRequired"]
+    therapies = _medications(index, criteria, "conservative_therapy") + _procedures(
+        index, criteria, "conservative_therapy"
+    )
+    undated = [(i, m) for i, m in therapies if i.start is None]
+    # (start clipped to the episode, interval, match) for dated therapy overlapping the episode
+    overlapping: list[tuple[date, Interval, Match]] = []
+    for i, m in therapies:
+        if i.start is None:
+            continue
+        end = i.end or i.start
+        if end >= episode.start and i.start <= evaluation:
+            overlapping.append((max(i.start, episode.start), i, m))
+    by_name = [i.ref for _, i, m in overlapping if m.by == "name"] + [
+        i.ref for i, m in undated if m.by == "name"
+    ]
+    name_note = f" (matched by name: {', '.join(by_name)})" if by_name else ""
+    begin = min((b for b, _, _ in overlapping), default=None)
+    weeks = round((evaluation - begin).days / 7, 1) if begin else 0.0
+    since = begin.isoformat() if begin else "—"
+    refs = [i.ref for _, i, _ in overlapping] + [i.ref for i, _ in undated]
+    missing_types = sorted(
+        t for t in ("MedicationStatement", "MedicationRequest", "Procedure") if t in index.unavailable
+    )
+    has_therapy = bool(overlapping or undated)
+    if has_therapy:
+        out.known(
+            "prior_management",
+            True,
+            f"Conservative therapy documented{name_note}",
+            refs,
+            ("prior_management", True),
+        )
+    elif missing_types:
+        out.unavailable(criteria, ["prior_management"], "/".join(missing_types))
+    else:
+        out.known(
+            "prior_management",
+            False,
+            "No conservative therapy documented in the episode",
+            [],
+            ("prior_management", False),
+        )
+    text = (
+        f"{weeks:g} weeks of conservative therapy since "
+        f"{since}{name_note}; "
+        f"{required:g} weeks required (M3: {criteria.threshold_texts['managementWeeksRequired']})"
+    )
+    if weeks >= required and not episode.known and not (undated or missing_types):
+        # The onset is unknown, so the episode may be shorter than the therapy: management clipped to the
+        # episode reaches the required weeks only if the pain is at least that old. Branch with duration.
+        need = required * 7
+        base = _duration_assignment(criteria)
+
+        def joint(days: float) -> dict[str, bool]:
+            return {**base(days), "managed_6_weeks": days >= need}
+
+        group = UnknownGroup(
+            "duration",
+            f"Back-pain duration ({_duration_unknown_because(index)})",
+            numeric_options([*_duration_cuts(criteria), (need, "lt")], joint, "days"),
+        )
+        out.unknown(
+            group,
+            {"managed_6_weeks": f"{text}; counted only within the episode, whose start is unknown"},
+            refs,
+        )
+    elif weeks >= required:
+        out.known("managed_6_weeks", True, text, refs, ("management_weeks", weeks))
+    elif undated or missing_types:
+        why = (
+            f"therapy without any date ({', '.join(i.ref for i, _ in undated)})"
+            if undated
+            else f"{'/'.join(missing_types)} could not be obtained"
+        )
+        group = bool_group(
+            "managed_6_weeks",
+            f"Weeks of conservative therapy ({why})",
+            group="management_weeks",
+            labels=(f"{required:g} weeks or more", f"less than {required:g} weeks"),
+        )
+        out.unknown(group, {"managed_6_weeks": f"management weeks unknown: {why}"}, refs)
+    else:
+        out.known(
+            "managed_6_weeks",
+            False,
+            text
+            if has_therapy
+            else f"No conservative therapy in the episode; {required:g} weeks required (M3)",
+            refs,
+            ("management_weeks", weeks),
+        )
+    return out.findings()
+
+
+@rule("immunosuppression", produces=("immunosuppression",), sources=("immunosuppression",))
+def immunosuppression(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """An immunosuppressing Condition, the order's reason, or an immunosuppressant taken on the evaluation date."""
+    out = _Out()
+    conds = _conditions(index, criteria, "immunosuppression")
+    reasons = _reasons(index, criteria, "immunosuppression")
+    active = [
+        i
+        for i, _ in _medications(index, criteria, "immunosuppression")
+        if (i.end is not None and i.end >= evaluation) or (i.start is None and i.ongoing)
+    ]
+    label = criteria.fact_texts["immunosuppression"]
+    if conds or reasons or active:
+        refs = [c.ref for c, _ in conds] + reasons + [i.ref for i in active]
+        out.known("immunosuppression", True, f"{label}: present", refs, ("immunosuppression", True))
+    elif {"Condition", "MedicationStatement", "MedicationRequest"} & index.unavailable:
+        out.unavailable(criteria, ["immunosuppression"], "Condition/medication")
+    else:
+        out.known("immunosuppression", False, f"{label}: none recorded", [], ("immunosuppression", False))
+    return out.findings()
+
+
+@rule(
+    "steroids",
+    produces=("chronic_steroid_use",),
+    sources=("chronic_steroid_use",),
+    settings=("steroidDaysRequired", "steroidLookbackDays"),
+)
+def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A long-term steroid status code, or enough days of systemic corticosteroids in the look-back window."""
+    out = _Out()
+    status = _conditions(index, criteria, "chronic_steroid_use")
+    needed, lookback = criteria.thresholds["steroidDaysRequired"], criteria.thresholds["steroidLookbackDays"]
+    window = evaluation - timedelta(days=lookback)
+    meds = _medications(index, criteria, "chronic_steroid_use")
+    days: set[date] = set()
+    undated = []
+    for med, _ in meds:
+        if med.start is None:
+            undated.append(med.ref)
+            continue
+        lo, hi = max(med.start, window), min(med.end or med.start, evaluation)
+        days.update(lo + timedelta(days=k) for k in range((hi - lo).days + 1) if lo <= hi)
+    refs = [c.ref for c, _ in status] + [m.ref for m, _ in meds]
+    text = f"{len(days)} days of systemic corticosteroids in the last {lookback:g} days ({needed:g} required)"
+    if status:
+        codes = ", ".join(dict.fromkeys(display_code(*m.code.split("|", 1)) for _, m in status))
+        out.known(
+            "chronic_steroid_use",
+            True,
+            f"Long-term systemic steroid use recorded ({codes})",
+            refs,
+            ("chronic_steroid_use", True),
+        )
+    elif len(days) >= needed:
+        out.known("chronic_steroid_use", True, text, refs, ("chronic_steroid_use", True))
+    elif undated:
+        group = bool_group(
+            "chronic_steroid_use", f"Steroid exposure (courses without dates: {', '.join(undated)})"
+        )
+        out.unknown(
+            group,
+            {"chronic_steroid_use": f"steroid exposure unknown: {', '.join(undated)} undated"},
+            refs,
+        )
+    elif {"Condition", "MedicationStatement", "MedicationRequest"} & index.unavailable:
+        out.unavailable(criteria, ["chronic_steroid_use"], "Condition/medication")
+    else:
+        out.known("chronic_steroid_use", False, text, refs, ("chronic_steroid_use", False))
+    return out.findings()
+
+
+@rule(
+    "surgery",
+    produces=("prior_lumbar_surgery", "new_or_progressing_after_surgery"),
+    sources=("prior_lumbar_surgery", EPISODE_SOURCE),
+)
+def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Prior lumbar surgery (status code or procedure), and back pain recorded after it."""
+    out = _Out()
+    status = _conditions(index, criteria, "prior_lumbar_surgery")
+    procs = _procedures(index, criteria, "prior_lumbar_surgery")
+    refs = [c.ref for c, _ in status] + [p.ref for p, _ in procs]
+    back = index.episode.conditions
+    if not refs:
+        if {"Condition", "Procedure"} & index.unavailable:
+            out.unavailable(
+                criteria, ["prior_lumbar_surgery", "new_or_progressing_after_surgery"], "Condition/Procedure"
+            )
+            return out.findings()
+        out.known(
+            "prior_lumbar_surgery",
+            False,
+            "No prior lumbar spine surgery recorded",
+            [],
+            ("prior_lumbar_surgery", False),
+        )
+        out.known("new_or_progressing_after_surgery", False, "No prior lumbar spine surgery recorded", [])
+        return out.findings()
+    out.known(
+        "prior_lumbar_surgery", True, "Prior lumbar spine surgery", refs, ("prior_lumbar_surgery", True)
+    )
+    dates = [d for d in [c.dated for c, _ in status] + [p.start for p, _ in procs] if d is not None]
+    back_dated = [(c.dated, c.ref) for c in back if c.dated is not None]
+    if not back:
+        out.known(
+            "new_or_progressing_after_surgery",
+            False,
+            "No current back-pain Condition after the surgery",
+            refs,
+        )
+    elif not dates or not back_dated:
+        why = "the surgery has no date" if not dates else "the back-pain Condition has no date"
+        group = bool_group("new_or_progressing_after_surgery", f"New symptoms after surgery ({why})")
+        out.unknown(group, {"new_or_progressing_after_surgery": f"unknown: {why}"}, refs)
+    else:
+        operated = min(dates)
+        after = [(d, r) for d, r in back_dated if d > operated]
+        if after:
+            out.known(
+                "new_or_progressing_after_surgery",
+                True,
+                f"Back pain recorded {after[0][0].isoformat()} after surgery on {operated.isoformat()}",
+                refs + [r for _, r in after],
+                ("new_or_progressing_after_surgery", True),
+            )
+        else:
+            out.known(
+                "new_or_progressing_after_surgery",
+                False,
+                f"No back pain recorded after the surgery on {operated.isoformat()}",
+                refs,
+                ("new_or_progressing_after_surgery", False),
+            )
+    return out.findings()
+
+
+@rule(
+    "low_velocity_trauma",
+    produces=("low_velocity_trauma",),
+    sources=("low_velocity_trauma",),
+    settings=("lowVelocityTraumaDays",),
+)
+def low_velocity_trauma(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A sprain, strain, contusion or fall dated within the window before the evaluation date."""
+    out = _Out()
+    window = criteria.thresholds["lowVelocityTraumaDays"]
+    matches = _conditions(index, criteria, "low_velocity_trauma")
+    recent = [c for c, _ in matches if c.dated and (evaluation - c.dated).days <= window]
+    undated = [c for c, _ in matches if c.dated is None]
+    if recent:
+        out.known(
+            "low_velocity_trauma",
+            True,
+            f"Low-velocity trauma within {window:g} days",
+            [c.ref for c in recent],
+            ("low_velocity_trauma", True),
+        )
+    elif undated:
+        group = bool_group(
+            "low_velocity_trauma", f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)"
+        )
+        out.unknown(group, {"low_velocity_trauma": "injury without a date"}, [c.ref for c in undated])
+    elif "Condition" in index.unavailable:
+        out.unavailable(criteria, ["low_velocity_trauma"], "Condition")
+    else:
+        out.known(
+            "low_velocity_trauma",
+            False,
+            f"No sprain, strain, contusion or fall within {window:g} days",
+            [c.ref for c, _ in matches],
+            ("low_velocity_trauma", False),
+        )
+    return out.findings()
+
+
+@rule(
+    "myelopathy_onset",
+    produces=("myelopathy_acute",),
+    sources=("myelopathy",),
+    settings=("myelopathyAcuteDays",),
+)
+def myelopathy_onset(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Acute myelopathy: the earliest dated myelopathy Condition is younger than the threshold."""
+    out = _Out()
+    acute_days = criteria.thresholds["myelopathyAcuteDays"]
+    matches = _conditions(index, criteria, "myelopathy")
+    reasons = _reasons(index, criteria, "myelopathy")
+    if not (matches or reasons):
+        out.known("myelopathy_acute", False, "No myelopathy", [])
+        return out.findings()
+    evidence = [c.ref for c, _ in matches] + reasons
+    dated = [c.dated for c, _ in matches if c.dated is not None]
+    if not dated:
+        group = bool_group(
+            "myelopathy_acute",
+            "Myelopathy onset (no onset or recorded date)",
+            group="myelopathy_onset",
+            labels=(f"acute (under {acute_days:g} days)", "chronic or progressive"),
+        )
+        out.unknown(group, {"myelopathy_acute": "myelopathy onset unknown"}, evidence)
+        return out.findings()
+    days = (evaluation - min(dated)).days
+    acute = days < acute_days
+    out.known(
+        "myelopathy_acute",
+        acute,
+        f"Myelopathy for {days} days: {'acute' if acute else 'chronic or progressive'} "
+        f"(acute under {acute_days:g} days)",
+        evidence,
+        ("myelopathy_onset", "acute" if acute else "chronic"),
+    )
+    return out.findings()
+
+
+@rule(
+    "devices",
+    produces=("mr_unsafe_device", "mr_conditional_device"),
+    sources=("mr_unsafe_device", "mr_conditional_device", "mr_unlabelled_device"),
+)
+def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """MR safety of implanted devices from Device.safety labels (and MR-unsafe device status codes)."""
+    out = _Out()
+    unsafe_sets = value_sets_of(criteria, "mr_unsafe_device").devices
+    cond_sets = value_sets_of(criteria, "mr_conditional_device").devices
+    unlabelled_sets = value_sets_of(criteria, "mr_unlabelled_device").devices
+    unsafe, conditional, unlabelled = [], [], []
+    for dev in index.devices:
+        safety = dev.get("safety") or []
+        concepts = safety if isinstance(safety, list) else []
+        if any(match_any(s, unsafe_sets) for s in concepts):
+            unsafe.append(ref_of(dev))
+        elif any(match_any(s, cond_sets) for s in concepts):
+            conditional.append(ref_of(dev))
+        elif any(match_any(s, unlabelled_sets) for s in concepts):
+            unlabelled.append(ref_of(dev))
+        elif not concepts:
+            # FHIR Devices include non-implants (crutches, meters): no labelling is not a contraindication.
+            out.issues.append(
+                f"{ref_of(dev)} has no MR safety labelling; not treated as an MR contraindication"
+            )
+    unsafe_conditions = [c.ref for c, _ in _conditions(index, criteria, "mr_unsafe_device")]
+    if unsafe or (unsafe_conditions and not conditional):
+        out.known(
+            "mr_unsafe_device",
+            True,
+            "MR-unsafe implant",
+            unsafe + unsafe_conditions,
+            ("mr_unsafe_device", True),
+        )
+    elif unlabelled:
+        group = bool_group(
+            "mr_unsafe_device", f"MR safety of implanted device(s) {', '.join(unlabelled)} (not labelled)"
+        )
+        out.unknown(group, {"mr_unsafe_device": "device MR safety not labelled"}, unlabelled)
+    elif "Device" in index.unavailable:
+        out.unavailable(criteria, ["mr_unsafe_device"], "Device")
+    else:
+        out.known("mr_unsafe_device", False, "No MR-unsafe implant recorded", [], ("mr_unsafe_device", False))
+    if conditional:
+        out.known(
+            "mr_conditional_device",
+            True,
+            "MR-conditional implant",
+            conditional,
+            ("mr_conditional_device", True),
+        )
+    else:
+        out.known("mr_conditional_device", False, "No MR-conditional implant recorded", [])
+    return out.findings()
+
+
+def radiograph_codes(criteria: Criteria) -> list[tuple[str, str]]:
+    """(system, code) of every procedures.json code whose procedures are all radiographs."""
+    return [
+        key
+        for key, entry in criteria.codes.items()
+        if all(criteria.procedures[p].modality == RADIOGRAPH_MODALITY for p in entry.procedures)
+    ]
+
+
+@rule(
+    "prior_radiograph",
+    produces=("prior_spine_radiograph", "prior_radiograph_negative"),
+    reads=f"procedures.json: codes whose procedures are all radiographs (modality {RADIOGRAPH_MODALITY})",
+    codes=radiograph_codes,
+)
+def prior_radiograph(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A completed Procedure coded as a spine radiograph; its result is never in the record (unknown)."""
+    out = _Out()
+    found = []
+    for proc in index.procedures:
+        for coding in codings_of(proc.concept):
+            entry = criteria.codes.get((str(coding.get("system")), str(coding.get("code"))))
+            if entry and all(
+                criteria.procedures[p].modality == RADIOGRAPH_MODALITY for p in entry.procedures
+            ):
+                found.append(proc.ref)
+    if found:
+        out.known(
+            "prior_spine_radiograph",
+            True,
+            "Prior spine radiograph",
+            found,
+            ("prior_spine_radiograph", True),
+        )
+        group = bool_group(
+            "prior_radiograph_negative",
+            "Result of the prior spine radiograph (not in the record)",
+            group="prior_radiograph_result",
+            labels=("negative", "positive"),
+        )
+        out.unknown(group, {"prior_radiograph_negative": "radiograph result not in the record"}, found)
+    elif "Procedure" in index.unavailable:
+        out.unavailable(criteria, ["prior_spine_radiograph", "prior_radiograph_negative"], "Procedure")
+    else:
+        out.known(
+            "prior_spine_radiograph",
+            False,
+            "No prior spine radiograph: initial imaging",
+            [],
+            ("prior_spine_radiograph", False),
+        )
+        out.known("prior_radiograph_negative", False, "No prior spine radiograph", [])
+    return out.findings()
+
+
+@rule("uncodable", produces=(), uncodable=True)
+def uncodable(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Facts no code list can show (settings.json ``uncodableFacts``): always unknown."""
+    out = _Out()
+    for name, text in criteria.uncodable_facts.items():
+        out.unknown(bool_group(name, text), {name: text})
+    return out.findings()
