@@ -9,7 +9,8 @@ import sys
 import click
 
 from app.errors import InvalidInput
-from app.fhir.client import FhirClient, FhirError
+from app.fhir.client import FhirClient
+from app.fhir.errors import FhirError
 from app.fhir.fixtures import load_fixtures
 
 

@@ -1,4 +1,4 @@
-"""A small misbehaving HTTP server on 127.0.0.1 for the FHIR client's fault tests.
+"""Scripted misbehaviour for the FHIR client's fault tests, on the shared stub server (``tests.stubserver``).
 
 The first path segment picks the behaviour, so ``server.base("hang")`` is a FHIR base whose every request
 hangs. Every request is recorded (method, path, headers) so tests can assert what was (not) sent.
@@ -31,23 +31,13 @@ Behaviours:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-from collections import Counter
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.stubserver import StubRequest, StubServer
+
 HUGE_BYTES = 30 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
 
 
 def outcome(text: str, code: str = "processing") -> dict[str, Any]:
@@ -121,210 +111,148 @@ RECORD: dict[str, list[dict[str, Any]]] = {
 }
 
 
-class FaultServer:
-    """Threaded HTTP server with scripted faults; use as a context manager."""
+class FaultServer(StubServer):
+    """The stub server with the scripted faults above on one catch-all route; use as a context manager."""
 
     def __init__(self) -> None:
-        self.stopping = threading.Event()
-        self.records: list[Recorded] = []
-        self.hits: Counter[str] = Counter()
+        super().__init__()
         self.redirect_target = "http://127.0.0.2:9"  # replaced by tests with another server's origin
-        self._lock = threading.Lock()
-        handler = _make_handler(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.port = int(self.httpd.server_address[1])
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="faultserver", daemon=True)
+        self.route("/", self._dispatch)
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     def base(self, behaviour: str) -> str:
         return f"{self.origin}/{behaviour}"
 
-    def record(self, handler: BaseHTTPRequestHandler) -> None:
-        with self._lock:
-            self.records.append(Recorded(handler.command, handler.path, dict(handler.headers.items())))
-            self.hits[urlsplit(handler.path).path] += 1
-
-    def hits_under(self, prefix: str) -> int:
-        with self._lock:
-            return sum(n for path, n in self.hits.items() if path.startswith(prefix))
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
-
-
-def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
+    def _dispatch(self, req: StubRequest) -> None:
+        parts = urlsplit(req.path)
+        segs = [s for s in parts.path.split("/") if s]
+        behaviour, rest = (segs[0], segs[1:]) if segs else ("", [])
+        query = parse_qs(parts.query)
+        url = f"{self.origin}{req.path}"
+        if behaviour in ("hang", "recordhang") and (behaviour == "hang" or rest[:1] == ["Procedure"]):
+            self.stopping.wait(30)
             return
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-            server.record(self)
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self._dispatch()
-
-        do_POST = do_GET  # noqa: N815
-
-        # ------------------------------------------------------------------------------- helpers
-        def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _raw(self, status: int, data: bytes, *, declare_length: bool = True) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/fhir+json")
-            if declare_length:
-                self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _dispatch(self) -> None:
-            parts = urlsplit(self.path)
-            segs = [s for s in parts.path.split("/") if s]
-            behaviour, rest = (segs[0], segs[1:]) if segs else ("", [])
-            query = parse_qs(parts.query)
-            url = f"{server.origin}{self.path}"
-            if behaviour in ("hang", "recordhang") and (behaviour == "hang" or rest[:1] == ["Procedure"]):
-                server.stopping.wait(30)
+        if behaviour == "latehang":
+            if self.stopping.wait(0.6):
                 return
-            if behaviour == "latehang":
-                if server.stopping.wait(0.6):
+            behaviour = "hangbody"
+        if behaviour == "cookie":
+            data = json.dumps({"resourceType": "Patient", "id": rest[-1] if rest else "x"}).encode()
+            req.send_response(200)
+            req.send_header("Content-Type", "application/fhir+json")
+            req.send_header("Set-Cookie", "sid=user-a-session; Path=/")
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+            return
+        if behaviour == "hangbody":
+            req.send_response(200)
+            req.send_header("Content-Type", "application/fhir+json")
+            req.send_header("Content-Length", "100")
+            req.end_headers()
+            req.wfile.flush()
+            self.stopping.wait(30)
+            return
+        if behaviour == "slow":
+            req.send_response(200)
+            req.send_header("Content-Type", "application/fhir+json")
+            req.send_header("Content-Length", "2000")
+            req.end_headers()
+            for _ in range(2000):
+                if self.stopping.wait(0.1):
                     return
-                behaviour = "hangbody"
-            if behaviour == "cookie":
-                data = json.dumps({"resourceType": "Patient", "id": rest[-1] if rest else "x"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Set-Cookie", "sid=user-a-session; Path=/")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                req.wfile.write(b" ")
+                req.wfile.flush()
+            return
+        if behaviour == "error500":
+            req.send_json(500, outcome("database on fire", "exception"))
+            return
+        if behaviour == "unavailable":
+            req.send_json(503, outcome("maintenance", "transient"))
+            return
+        if behaviour == "throttle":
+            if self.hits[parts.path] == 1:
+                req.send_json(429, outcome("slow down", "throttled"), {"Retry-After": "1"})
                 return
-            if behaviour == "hangbody":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", "100")
-                self.end_headers()
-                self.wfile.flush()
-                server.stopping.wait(30)
-                return
-            if behaviour == "slow":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", "2000")
-                self.end_headers()
-                for _ in range(2000):
-                    if server.stopping.wait(0.1):
-                        return
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                return
-            if behaviour == "error500":
-                self._json(500, outcome("database on fire", "exception"))
-                return
-            if behaviour == "unavailable":
-                self._json(503, outcome("maintenance", "transient"))
-                return
-            if behaviour == "throttle":
-                if server.hits[parts.path] == 1:
-                    self._json(429, outcome("slow down", "throttled"), {"Retry-After": "1"})
+            req.send_json(200, {"resourceType": "Patient", "id": rest[-1] if rest else "x"})
+            return
+        if behaviour == "throttlelong":
+            req.send_json(429, outcome("slow down", "throttled"), {"Retry-After": "30"})
+            return
+        if behaviour == "loop":
+            req.send_json(200, searchset([{"resourceType": "Condition", "id": "l1"}], url, next_url=url))
+            return
+        if behaviour == "endless":
+            page = int(query.get("page", ["0"])[0]) + 1
+            nxt = f"{self.base('endless')}/Condition?page={page}"
+            req.send_json(
+                200, searchset([{"resourceType": "Condition", "id": f"e{page}"}], url, next_url=nxt)
+            )
+            return
+        if behaviour == "pages":
+            page = int(query.get("page", ["0"])[0])
+            items = [{"resourceType": "Condition", "id": f"p{page}-{i}"} for i in range(2)]
+            later = f"{self.base('pages')}/Condition?page={page + 1}" if page < 2 else None
+            req.send_json(200, searchset(items, url, next_url=later))
+            return
+        if behaviour == "badjson":
+            req.send_raw(200, b'{"resourceType": "Patient", "id": ')
+            return
+        if behaviour == "notfhir":
+            req.send_raw(200, b"[1, 2, 3]")
+            return
+        if behaviour in ("huge", "hugedeclared"):
+            req.send_response(200)
+            req.send_header("Content-Type", "application/fhir+json")
+            if behaviour == "hugedeclared":
+                req.send_header("Content-Length", str(HUGE_BYTES))
+            req.end_headers()
+            block = b" " * (1024 * 1024)
+            for _ in range(HUGE_BYTES // len(block)):
+                if self.stopping.is_set():
                     return
-                self._json(200, {"resourceType": "Patient", "id": rest[-1] if rest else "x"})
-                return
-            if behaviour == "throttlelong":
-                self._json(429, outcome("slow down", "throttled"), {"Retry-After": "30"})
-                return
-            if behaviour == "loop":
-                self._json(200, searchset([{"resourceType": "Condition", "id": "l1"}], url, next_url=url))
-                return
-            if behaviour == "endless":
-                page = int(query.get("page", ["0"])[0]) + 1
-                nxt = f"{server.base('endless')}/Condition?page={page}"
-                self._json(
-                    200, searchset([{"resourceType": "Condition", "id": f"e{page}"}], url, next_url=nxt)
-                )
-                return
-            if behaviour == "pages":
-                page = int(query.get("page", ["0"])[0])
-                items = [{"resourceType": "Condition", "id": f"p{page}-{i}"} for i in range(2)]
-                later = f"{server.base('pages')}/Condition?page={page + 1}" if page < 2 else None
-                self._json(200, searchset(items, url, next_url=later))
-                return
-            if behaviour == "badjson":
-                self._raw(200, b'{"resourceType": "Patient", "id": ')
-                return
-            if behaviour == "notfhir":
-                self._raw(200, b"[1, 2, 3]")
-                return
-            if behaviour in ("huge", "hugedeclared"):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/fhir+json")
-                if behaviour == "hugedeclared":
-                    self.send_header("Content-Length", str(HUGE_BYTES))
-                self.end_headers()
-                block = b" " * (1024 * 1024)
-                for _ in range(HUGE_BYTES // len(block)):
-                    if server.stopping.is_set():
-                        return
-                    self.wfile.write(block)
-                return
-            if behaviour == "redirect":
-                self.send_response(302)
-                self.send_header("Location", f"{server.redirect_target}/ok/{'/'.join(rest)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if behaviour == "sameredirect":
-                self.send_response(302)
-                self.send_header("Location", f"/ok/{'/'.join(rest)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if behaviour == "oo404":
-                self._json(404, outcome("Patient/nobody is not known", "not-found"))
-                return
-            if behaviour == "oo401":
-                self._json(401, outcome("token expired", "login"))
-                return
-            if behaviour in ("record", "recordhang"):
-                self._record(rest, url)
-                return
-            if behaviour == "ok":
-                if len(rest) == 2:
-                    self._json(200, {"resourceType": rest[0], "id": rest[1]})
-                else:
-                    self._json(200, searchset([], url))
-                return
-            self._json(404, outcome(f"unknown behaviour {behaviour!r}", "not-found"))
-
-        def _record(self, rest: list[str], url: str) -> None:
-            if rest == ["Patient", "p1"]:
-                self._json(200, {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"})
-            elif len(rest) == 2 and rest[0] == "Medication" and rest[1] in ("m1", "m2"):
-                self._json(200, {"resourceType": "Medication", "id": rest[1], "code": {"text": rest[1]}})
-            elif rest == ["Device"]:
-                self._json(500, outcome("Device index broken", "exception"))
-            elif len(rest) == 1 and rest[0] in RECORD:
-                self._json(200, searchset(RECORD[rest[0]], url))
+                req.wfile.write(block)
+            return
+        if behaviour == "redirect":
+            req.send_response(302)
+            req.send_header("Location", f"{self.redirect_target}/ok/{'/'.join(rest)}")
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        if behaviour == "sameredirect":
+            req.send_response(302)
+            req.send_header("Location", f"/ok/{'/'.join(rest)}")
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        if behaviour == "oo404":
+            req.send_json(404, outcome("Patient/nobody is not known", "not-found"))
+            return
+        if behaviour == "oo401":
+            req.send_json(401, outcome("token expired", "login"))
+            return
+        if behaviour in ("record", "recordhang"):
+            self._record(req, rest, url)
+            return
+        if behaviour == "ok":
+            if len(rest) == 2:
+                req.send_json(200, {"resourceType": rest[0], "id": rest[1]})
             else:
-                self._json(404, outcome("not here", "not-found"))
+                req.send_json(200, searchset([], url))
+            return
+        req.send_json(404, outcome(f"unknown behaviour {behaviour!r}", "not-found"))
 
-    return Handler
+    def _record(self, req: StubRequest, rest: list[str], url: str) -> None:
+        if rest == ["Patient", "p1"]:
+            req.send_json(200, {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"})
+        elif len(rest) == 2 and rest[0] == "Medication" and rest[1] in ("m1", "m2"):
+            req.send_json(200, {"resourceType": "Medication", "id": rest[1], "code": {"text": rest[1]}})
+        elif rest == ["Device"]:
+            req.send_json(500, outcome("Device index broken", "exception"))
+        elif len(rest) == 1 and rest[0] in RECORD:
+            req.send_json(200, searchset(RECORD[rest[0]], url))
+        else:
+            req.send_json(404, outcome("not here", "not-found"))

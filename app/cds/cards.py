@@ -367,21 +367,14 @@ def card_for(result: Result, order: dict[str, Any], *, default_source_label: str
 
 def build_response(
     pairs: list[tuple[Result, dict[str, Any]]],
+    cards: list[dict[str, Any] | None],
     *,
     legacy_system_actions: bool,
-    default_source_label: str,
 ) -> dict[str, Any]:
-    """The CDS Hooks response for (result, order) pairs: ``cards`` always, ``systemActions`` only if any."""
-    cards: list[dict[str, Any]] = []
-    actions: list[dict[str, Any]] = []
-    for result, order in pairs:
-        card = card_for(result, order, default_source_label=default_source_label)
-        if card is not None:
-            cards.append(card)
-        action = system_action(result, order)
-        if action is not None:
-            actions.append(action)
-    response: dict[str, Any] = {"cards": cards}
+    """The CDS Hooks response for (result, order) pairs and their ``card_for`` cards (``None``: no card):
+    ``cards`` always, ``systemActions`` only if any."""
+    actions = [a for a in (system_action(result, order) for result, order in pairs) if a is not None]
+    response: dict[str, Any] = {"cards": [card for card in cards if card is not None]}
     if actions:
         response["systemActions"] = actions
         if legacy_system_actions:

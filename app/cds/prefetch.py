@@ -11,7 +11,7 @@ an OperationOutcome (or a Bundle with an   the client failed: fetch from ``fhirS
 error OperationOutcome entry), key absent
 =========================================  ===========================================================
 
-Fetching uses ``app.fhir.client.FhirClient`` with the ``fhirAuthorization`` bearer token (never
+Fetching uses ``app.fhir.record.fetch_record`` with the ``fhirAuthorization`` bearer token (never
 logged, never stored: it lives only in the arguments of one call). Types in ``REQUIRED_TYPES`` that
 cannot be obtained raise ``DataRequired`` (HTTP 412); the others become ``unavailable`` in the record,
 so the facts that depend on them are *unknown* and the engine says so.
@@ -31,22 +31,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from app.clinical.assessment import PatientRecord, record_from_resources
-from app.errors import DataRequired, SpineAucError, UpstreamError
+from app.clinical.assessment import RECORD_TYPES, PatientRecord, record_from_resources
+from app.errors import DataRequired, SpineAucError
+from app.fhir.client import FhirClient
+from app.fhir.record import FetchedRecord, fetch_record
 
 log = logging.getLogger("spine_auc.clinical_context")
 
 T = TypeVar("T")
 
-# prefetch key -> (resource type, FHIR query template). Only CDS Hooks 2.0 tokens (root context fields).
-PREFETCH_TEMPLATES: dict[str, tuple[str, str]] = {
-    "patient": ("Patient", "Patient/{{context.patientId}}"),
-    "conditions": ("Condition", "Condition?patient={{context.patientId}}"),
-    "medicationStatements": ("MedicationStatement", "MedicationStatement?patient={{context.patientId}}"),
-    "medicationRequests": ("MedicationRequest", "MedicationRequest?patient={{context.patientId}}"),
-    "procedures": ("Procedure", "Procedure?patient={{context.patientId}}"),
-    "devices": ("Device", "Device?patient={{context.patientId}}"),
-}
+
+def _prefetch_entry(rtype: str) -> tuple[str, tuple[str, str]]:
+    """``Patient`` → read by id under key ``patient``; ``Condition`` → searched under ``conditions``; …"""
+    if rtype == "Patient":
+        return "patient", (rtype, "Patient/{{context.patientId}}")
+    key = rtype[0].lower() + rtype[1:] + "s"
+    return key, (rtype, rtype + "?patient={{context.patientId}}")
+
+
+# prefetch key -> (resource type, FHIR query template), one per record type. Only CDS Hooks 2.0 tokens
+# (root context fields).
+PREFETCH_TEMPLATES: dict[str, tuple[str, str]] = dict(_prefetch_entry(t) for t in RECORD_TYPES)
 
 # Without these no rating means anything (age, back-pain episode, red flags): unobtainable -> 412.
 REQUIRED_TYPES: frozenset[str] = frozenset({"Patient", "Condition"})
@@ -192,39 +197,7 @@ def _with(record: PatientRecord, *, unavailable: set[str], issues: list[str]) ->
     )
 
 
-FetchFn = Callable[[str, list[str]], Any]
-
-
-def _fetched_resources(fetched: Any, types: list[str]) -> tuple[list[dict[str, Any]], set[str], list[str]]:
-    """Accept the client's answer as a PatientRecord, a mapping type -> resources | error, or a list."""
-    if isinstance(fetched, PatientRecord):
-        resources: list[dict[str, Any]] = []
-        if isinstance(fetched.patient, dict):
-            resources.append(fetched.patient)
-        for items in fetched.resources.values():
-            resources.extend(r for r in items if isinstance(r, dict))
-        return resources, set(fetched.unavailable), list(fetched.issues)
-    if isinstance(fetched, dict):
-        resources = []
-        unavailable: set[str] = set()
-        issues: list[str] = []
-        for rtype, value in fetched.items():
-            if isinstance(value, dict):
-                resources.append(value)
-            elif isinstance(value, list):
-                resources.extend(r for r in value if isinstance(r, dict))
-            elif isinstance(value, BaseException) and type(value).__name__ == "FhirNotFound":
-                continue  # e.g. Patient/{id} does not exist: known to be absent
-            elif isinstance(value, BaseException):
-                unavailable.add(rtype)
-                issues.append(
-                    f"{rtype} could not be fetched: {getattr(value, 'message', None) or type(value).__name__}"
-                )
-        unavailable |= {t for t in types if t not in fetched}
-        return resources, unavailable, issues
-    if isinstance(fetched, list):
-        return [r for r in fetched if isinstance(r, dict)], set(), []
-    raise TypeError(f"unexpected FHIR client answer: {type(fetched).__name__}")
+FetchFn = Callable[[str, list[str]], FetchedRecord]
 
 
 def default_fetcher(
@@ -235,26 +208,17 @@ def default_fetcher(
     timeout_seconds: float,
     page_cap: int,
 ) -> FetchFn:
-    """Build the fetch function on ``app.fhir.client.FhirClient`` (imported lazily: only web calls need it).
+    """The fetch function on ``app.fhir.record.fetch_record`` with the request's bearer token."""
 
-    The client's own errors become ``UpstreamError`` here; their messages never carry the token.
-    """
-
-    def fetch(patient_id: str, types: list[str]) -> Any:
-        from app.fhir import client as fhir_client
-
-        client = fhir_client.FhirClient(
+    def fetch(patient_id: str, types: list[str]) -> FetchedRecord:
+        client = FhirClient(
             fhir_server,
             bearer_token=access_token,
             deadline=deadline_seconds,
             timeout=min(timeout_seconds, deadline_seconds),
             page_cap=page_cap,
         )
-        fhir_error: type[BaseException] = getattr(fhir_client, "FhirError", SpineAucError)
-        try:
-            return client.fetch_patient_record(patient_id, types)
-        except fhir_error as err:
-            raise UpstreamError(f"{type(err).__name__}: {getattr(err, 'message', None) or err}") from None
+        return fetch_record(client, patient_id, types)
 
     return fetch
 
@@ -265,13 +229,15 @@ def build_record(
     *,
     fetch: FetchFn | None,
     cache: RecordCache | None = None,
+    outcome: PrefetchOutcome | None = None,
 ) -> tuple[PatientRecord, dict[str, Any]]:
     """Return the PatientRecord and a small report (``source``: cache / prefetch / fetched, types fetched).
 
     ``fetch`` is ``None`` when the request gave no ``fhirServer``: then any type the prefetch does not
-    cover is unobtainable (412 if required).
+    cover is unobtainable (412 if required). ``outcome`` is ``read_prefetch(prefetch)`` when the caller
+    already has it (the prefetch is read once per call).
     """
-    outcome = read_prefetch(prefetch)
+    outcome = outcome or read_prefetch(prefetch)
     info: dict[str, Any] = {"source": "prefetch", "fetched": [], "unavailable": [], "key": None}
     if not outcome.to_fetch:
         key = prefetch_cache_key(patient_id, prefetch)
@@ -296,18 +262,16 @@ def build_record(
         info["source"] = "fetched"
         info["fetched"] = list(outcome.to_fetch)
         try:
-            fetched, fetch_unavailable, fetch_issues = _fetched_resources(
-                fetch(patient_id, outcome.to_fetch), outcome.to_fetch
-            )
+            fetched = fetch(patient_id, outcome.to_fetch)
         except SpineAucError as err:
             # Never echo anything that could carry the token; the client's messages do not include it.
             log.warning("FHIR fetch failed for %s: %s", ",".join(outcome.to_fetch), type(err).__name__)
             unavailable = set(outcome.to_fetch)
             issues.append(f"FHIR server: {err.message}")
         else:
-            resources.extend(fetched)
-            unavailable = {t for t in fetch_unavailable if t in outcome.to_fetch}
-            issues.extend(fetch_issues)
+            resources.extend(fetched.resources)
+            unavailable = {t for t in fetched.unavailable if t in outcome.to_fetch}
+            issues.extend(fetched.issues)
     missing_required = sorted(unavailable & REQUIRED_TYPES)
     if missing_required:
         raise DataRequired(

@@ -13,6 +13,7 @@ configured; results go to ``app.extensions["spine_auc.store"]`` before the respo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -36,13 +37,12 @@ from app.cds.prefetch import (
     discovery_prefetch,
     read_prefetch,
 )
-from app.clinical.assessment import PatientRecord, assess_orders
-from app.clinical.orders import resolve_procedure
+from app.clinical.assessment import PatientRecord, assess_order
+from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.result import CardLink, Result
 from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
-from app.fhir.models import validate_service_request
 from app.web.body import read_json_body
 
 log = logging.getLogger("spine_auc.cds_hooks")
@@ -84,8 +84,14 @@ SERVICES: dict[str, Service] = {
 
 REQUEST_SCHEMA = "cds-hook-request.schema.json"
 FEEDBACK_SCHEMA = "cds-feedback.schema.json"
-# Layering: only app.criteria.schemas imports jsonschema; its SchemaSet validates our envelopes. Loaded once at import.
-_SCHEMAS = SchemaSet(SCHEMA_DIR)
+
+
+@functools.cache
+def _schemas() -> SchemaSet:
+    """Our CDS Hooks envelope schemas (``app.criteria.schemas`` is the only jsonschema importer), loaded on
+    first use, not at import, and kept for the process."""
+    return SchemaSet(SCHEMA_DIR)
+
 
 _memory_lock = threading.Lock()
 
@@ -118,7 +124,7 @@ def _result_cache() -> LruCache[Result]:
 
 def schema_problems(schema_name: str, instance: Any) -> list[tuple[str, str]]:
     """(JSON path, message) for every way ``instance`` breaks one of our CDS Hooks schemas."""
-    return _SCHEMAS.problems(schema_name, instance)
+    return _schemas().problems(schema_name, instance)
 
 
 def _validate(schema_name: str, instance: Any, what: str) -> None:
@@ -217,39 +223,46 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
     return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
 
 
-def _evaluate(
-    orders: list[dict[str, Any]], record: PatientRecord, criteria: Any
-) -> list[tuple[Result, dict[str, Any]]]:
-    """(result, order) pairs; an order the core cannot read is skipped (no card), never a 400 for the hook."""
-    try:
-        return list(zip(assess_orders(checked_orders(orders), record, criteria), orders, strict=True))
-    except InvalidInput:
-        pass
-    pairs: list[tuple[Result, dict[str, Any]]] = []
+Pair = tuple[Result, dict[str, Any]]  # (result, order)
+Readable = tuple[dict[str, Any], OrderedProcedure]  # (order, its procedure)
+
+
+def _readable_orders(orders: list[dict[str, Any]], criteria: Any) -> list[Readable]:
+    """Each order validated (valid R4) and resolved once; an unreadable one is skipped (no card, no 400)."""
+    readable: list[Readable] = []
     for order in orders:
         try:
-            results = assess_orders(checked_orders([order]), record, criteria)
+            checked_orders([order])
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
-        pairs.extend((r, order) for r in results)
-    return pairs
+        readable.append((order, resolve_procedure(order, criteria)))
+    return readable
+
+
+def _may_be_spine(ordered: OrderedProcedure, criteria: Any) -> bool:
+    """From the order alone: a catalogue procedure whose ``spineImaging`` is ``yes`` or ``if-spine-reason``."""
+    return any(
+        criteria.procedures[p].spine_imaging in {"yes", "if-spine-reason"}
+        for p in ordered.candidates
+        if p in criteria.procedures
+    )
 
 
 def _evaluate_cached(
-    orders: list[dict[str, Any]], record: PatientRecord, criteria: Any, record_key: str | None
-) -> list[tuple[Result, dict[str, Any]]]:
+    orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None
+) -> list[Pair]:
     """Evaluate, reusing the result of an identical (prefetch, order, criteria version, day) seen before.
 
     Only records built from prefetch alone have a key (fetched data is always evaluated afresh). A reused
     result gets a fresh consultation id: every call is its own consultation in the audit trail.
     """
     if record_key is None:
-        return _evaluate(orders, record, criteria)
+        return [(assess_order(order, record, criteria, ordered=ordered), order) for order, ordered in orders]
     cache = _result_cache()
     day = datetime.now(UTC).date().isoformat()
-    pairs: list[tuple[Result, dict[str, Any]]] = []
-    for order in orders:
+    pairs: list[Pair] = []
+    for order, ordered in orders:
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
             "|".join((record_key, str(getattr(criteria, "version", "")), day, canonical)).encode()
@@ -258,30 +271,17 @@ def _evaluate_cached(
         if cached is not None:
             pairs.append((cached.with_consultation_id(f"urn:uuid:{uuid.uuid4()}"), order))
             continue
-        fresh = _evaluate([order], record, criteria)
-        for result, _order in fresh:
-            cache.put(key, result)
-        pairs.extend(fresh)
+        result = assess_order(order, record, criteria, ordered=ordered)
+        cache.put(key, result)
+        pairs.append((result, order))
     return pairs
 
 
-def _spine_orders(orders: list[dict[str, Any]], criteria: Any) -> list[dict[str, Any]]:
-    """Orders that may be spine imaging, decided from the order alone (valid R4, a catalogue procedure whose
-    ``spineImaging`` is ``yes`` or ``if-spine-reason``). Cheap: no patient data, no engine run."""
-    kept = []
-    for order in orders:
-        try:
-            validate_service_request(order)
-        except InvalidInput:
-            continue  # unreadable: skipped (no card), never a 400 for the hook
-        ordered = resolve_procedure(order, criteria)
-        if any(
-            criteria.procedures[p].spine_imaging in {"yes", "if-spine-reason"}
-            for p in ordered.candidates
-            if p in criteria.procedures
-        ):
-            kept.append(order)
-    return kept
+def _with_card_link(result: Result, card: dict[str, Any] | None) -> Result:
+    """The result as recorded: with its card's uuid (and its suggestions'), so feedback ties to a consultation."""
+    if card is None:
+        return result
+    return result.with_card(CardLink(card["uuid"], tuple(s["uuid"] for s in card.get("suggestions", []))))
 
 
 @bp.post("/cds-services/<service_id>")
@@ -300,11 +300,12 @@ def call_service(service_id: str) -> ResponseReturnValue:
     context = body["context"]
     patient_id: str = context["patientId"]
     criteria = current_app.extensions["spine_auc.criteria"]
-    orders = _draft_orders(context, service.hook)
-    if orders and read_prefetch(body.get("prefetch")).to_fetch:
+    prefetch = read_prefetch(body.get("prefetch"))
+    orders = _readable_orders(_draft_orders(context, service.hook), criteria)
+    if prefetch.to_fetch:
         # Data would have to be fetched: first drop orders that are not spine imaging (routing needs only the
         # order), so a call with nothing to rate never touches the FHIR server and never gets a 412.
-        orders = _spine_orders(orders, criteria)
+        orders = [(order, ordered) for order, ordered in orders if _may_be_spine(ordered, criteria)]
     if not orders:
         return jsonify({"cards": []})  # nothing to rate: no patient data needed, no 412
 
@@ -322,19 +323,21 @@ def call_service(service_id: str) -> ResponseReturnValue:
             timeout_seconds=float(_cfg("FHIR_TIMEOUT_SECONDS", 5.0)),
             page_cap=int(_cfg("FHIR_PAGE_CAP", 50)),
         )
-    record, info = build_record(patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache())
-    pairs = _evaluate_cached(orders, record, criteria, info["key"])
-    response = cds_cards.build_response(
-        pairs,
-        legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True)),
-        default_source_label=str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)")),
+    record, info = build_record(
+        patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache(), outcome=prefetch
     )
+    pairs = _evaluate_cached(orders, record, criteria, info["key"])
+    label = str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)"))
+    cards = [cds_cards.card_for(result, order, default_source_label=label) for result, order in pairs]
+    response = cds_cards.build_response(
+        pairs, cards, legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True))
+    )
+    recorded = [_with_card_link(result, card) for (result, _order), card in zip(pairs, cards, strict=True)]
     latency_ms = (time.perf_counter() - started) * 1000.0
-    pairs = _link_cards(pairs, response)
     store = current_app.extensions.get("spine_auc.store")
     if store is not None:
         store.record_consultations(
-            [r for r, _ in pairs],
+            recorded,
             hook_instance=body["hookInstance"],
             request_id=None,
             caller_iss=_caller_attr("iss"),
@@ -350,26 +353,10 @@ def call_service(service_id: str) -> ResponseReturnValue:
         len(response["cards"]),
         info["source"],
         getattr(criteria, "version", "?"),
-        ",".join(r.consultation_id for r, _ in pairs),
+        ",".join(r.consultation_id for r in recorded),
         latency_ms,
     )
     return jsonify(response)
-
-
-def _link_cards(
-    pairs: list[tuple[Result, dict[str, Any]]], response: dict[str, Any]
-) -> list[tuple[Result, dict[str, Any]]]:
-    """Each result with its card's uuid (and its suggestions'), so feedback can be tied to a consultation."""
-    cards = iter(response["cards"])
-    linked: list[tuple[Result, dict[str, Any]]] = []
-    for result, order in pairs:
-        card = next(cards, None) if result.status in cds_cards.CARD_STATUSES else None
-        if card is not None:
-            result = result.with_card(
-                CardLink(card["uuid"], tuple(s["uuid"] for s in card.get("suggestions", [])))
-            )
-        linked.append((result, order))
-    return linked
 
 
 # -- feedback ----------------------------------------------------------------------------------------

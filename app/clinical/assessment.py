@@ -17,13 +17,16 @@ from typing import Any
 from app.clinical.conclusion import assess
 from app.clinical.fact_rules import build_facts
 from app.clinical.facts import PatientFacts
-from app.clinical.orders import resolve_procedure
+from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.records import evaluation_date, ref_of
 from app.clinical.report import report
 from app.clinical.result import Result
 from app.criteria.model import Criteria
 
-PATIENT_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device", "Medication")
+# The patient's resource types a record is made of (the one list: the FHIR fetch and the CDS prefetch
+# templates derive from it). Medications come along by reference, so they are grouped but never asked for.
+RECORD_TYPES = ("Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device")
+PATIENT_TYPES = (*RECORD_TYPES[1:], "Medication")
 
 
 @dataclass
@@ -121,13 +124,18 @@ def _facts_for(order: dict[str, Any], record: PatientRecord, criteria: Criteria,
 
 
 def assess_order(
-    order: dict[str, Any], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
+    order: dict[str, Any],
+    record: PatientRecord,
+    criteria: Criteria,
+    *,
+    now: datetime | None = None,
+    ordered: OrderedProcedure | None = None,
 ) -> Result:
-    """Assess one valid R4 ServiceRequest against the patient's record."""
+    """Assess one valid R4 ServiceRequest against the patient's record (``ordered``: already resolved)."""
     started = time.perf_counter()
     as_of = evaluation_date(order, now)
     facts = _facts_for(order, record, criteria, as_of)
-    assessment = assess(resolve_procedure(order, criteria), facts, criteria)
+    assessment = assess(ordered or resolve_procedure(order, criteria), facts, criteria)
     result = report(
         assessment,
         facts,

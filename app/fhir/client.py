@@ -1,99 +1,56 @@
-"""FHIR R4 REST client: the only module that imports ``requests``.
+"""FHIR R4 REST semantics on top of ``app.fhir.http``: read, search with paging, transaction, metadata.
 
-One ``requests.Session`` per FHIR base (``client_for``), reused across calls and threads; one
-``FhirClient`` per operation, carrying that operation's bearer token and its deadline.
+One ``FhirClient`` per operation, carrying that operation's bearer token and its deadline; the base's
+``requests.Session`` is shared (``client_for``). On top of the HTTP layer's guarantees (time budget,
+deadline, size cap, same-origin redirects):
 
-Guarantees:
-
-* every HTTP exchange has a per-call time budget (``timeout``) and the whole operation one deadline
-  (``deadline``: all pages, all retries, all parallel searches); bodies are streamed and the clock is
-  checked between reads, so a server trickling bytes cannot hold us past either;
-* bodies larger than ``max_response_bytes`` are aborted while streaming;
-* ``Bundle.link[next]`` is followed up to ``page_cap`` pages, a link seen before is a loop;
+* ``Bundle.link[next]`` is followed up to ``page_cap`` pages, a link seen before is a loop, and paging
+  links must stay on the base's origin;
 * idempotent GETs are retried on 429/502/503/504 with backoff honouring ``Retry-After``, only if the
   wait fits in the deadline;
-* redirects are followed only within the base's origin (scheme, host, port) and paging links must stay
-  there too, so a bearer token never goes to another host;
-* statuses are mapped to the typed ``FhirError`` subclasses below, with the server's OperationOutcome;
+* statuses are mapped to the typed errors of ``app.fhir.errors``, with the server's OperationOutcome;
 * bearer tokens are never logged.
+
+Turning a patient's resources into a record is ``app.fhir.record``'s job.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import http.cookiejar
 import json
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from app.errors import InvalidInput, UpstreamError
+from app.clinical.assessment import RECORD_TYPES
+from app.errors import InvalidInput
+from app.fhir.errors import (
+    FhirAuthError,
+    FhirError,
+    FhirInvalidResponse,
+    FhirNotFound,
+    FhirTimeout,
+    error_for_status,
+)
+from app.fhir.http import (
+    Deadline,
+    Session,
+    exchange,
+    origin,
+    retry_after_seconds,
+    safe_url,
+    session_for,
+    with_query,
+)
 
 log = logging.getLogger("spine_auc.fhir_client")
 
 FHIR_JSON = "application/fhir+json"
-DEFAULT_TYPES: tuple[str, ...] = (
-    "Patient",
-    "Condition",
-    "MedicationStatement",
-    "MedicationRequest",
-    "Procedure",
-    "Device",
-)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-MAX_REDIRECTS = 5
-CHUNK_BYTES = 64 * 1024
 MAX_BACKOFF_SECONDS = 4.0
-
-
-# --------------------------------------------------------------------------------------------- errors
-
-
-class FhirError(Exception):
-    """Base of every FHIR client failure. ``status`` is the upstream HTTP status, if there was one."""
-
-    def __init__(self, message: str, *, status: int | None = None, outcome: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.outcome = outcome
-
-    def to_upstream_error(self) -> UpstreamError:
-        """The service-level error (HTTP 502 to our caller) for this failure."""
-        return UpstreamError(f"FHIR server: {self.message}")
-
-
-class FhirTimeout(FhirError):
-    """A per-call timeout or the operation's deadline was exceeded."""
-
-
-class FhirUnavailable(FhirError):
-    """The server could not be reached: connection refused, DNS failure, connection reset."""
-
-
-class FhirNotFound(FhirError):
-    """404 or 410."""
-
-
-class FhirAuthError(FhirError):
-    """401 or 403."""
-
-
-class FhirHTTPError(FhirError):
-    """Any other 4xx/5xx (after retries), or a redirect we refuse to follow."""
-
-
-class FhirInvalidResponse(FhirError):
-    """Not JSON, not the FHIR resource expected, too large, a paging loop or too many pages."""
 
 
 class TokenProvider(Protocol):
@@ -102,117 +59,10 @@ class TokenProvider(Protocol):
     def token(self) -> str: ...
 
 
-# ------------------------------------------------------------------------------------------- deadline
-
-
-class Deadline:
-    """One monotonic clock for a whole operation."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.expires = time.monotonic() + seconds
-
-    def remaining(self) -> float:
-        return self.expires - time.monotonic()
-
-    def check(self, what: str) -> float:
-        left = self.remaining()
-        if left <= 0:
-            raise FhirTimeout(f"deadline of {self.seconds:g} s exceeded ({what})")
-        return left
-
-
-# ------------------------------------------------------------------------------------ session caching
-
-_sessions: dict[str, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.max_redirects = MAX_REDIRECTS
-    # The Session is shared by every caller of one base, each with their own token: never keep cookies,
-    # or one user's server-side session could ride along on another user's request.
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return session
-
-
-def session_for(base_url: str) -> requests.Session:
-    """The shared Session of one FHIR base (created on first use; thread-safe)."""
-    key = base_url.rstrip("/")
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _sessions[key] = _new_session()
-        return session
-
-
 def client_for(base_url: str, **kw: Any) -> FhirClient:
     """A client for one operation on ``base_url`` that reuses the base's cached Session."""
     kw.setdefault("session", session_for(base_url))
     return FhirClient(base_url, **kw)
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _outcome_message(outcome: dict[str, Any] | None) -> str | None:
-    if not outcome:
-        return None
-    texts: list[str] = []
-    for issue in outcome.get("issue") or []:
-        if not isinstance(issue, dict):
-            continue
-        details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
-        text = issue.get("diagnostics") or (details or {}).get("text")
-        if isinstance(text, str) and text:
-            texts.append(text[:300])
-    return "; ".join(texts[:3]) or None
-
-
-def _error_for_status(status: int, url: str, outcome: dict[str, Any] | None) -> FhirError:
-    detail = _outcome_message(outcome)
-    message = f"HTTP {status} from {_safe_url(url)}" + (f": {detail}" if detail else "")
-    cls: type[FhirError]
-    if status in (404, 410):
-        cls = FhirNotFound
-    elif status in (401, 403):
-        cls = FhirAuthError
-    else:
-        cls = FhirHTTPError
-    return cls(message, status=status, outcome=outcome)
-
-
-def _safe_url(url: str) -> str:
-    """The URL without query string (queries can carry identifiers); for messages and logs."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def _reference_id(reference: str, resource_type: str, base_url: str) -> str | None:
@@ -227,9 +77,6 @@ def _reference_id(reference: str, resource_type: str, base_url: str) -> str | No
     if len(parts) >= 2 and parts[0] == resource_type and parts[1]:
         return parts[1]
     return None
-
-
-# ----------------------------------------------------------------------------------------------- client
 
 
 class FhirClient:
@@ -247,12 +94,12 @@ class FhirClient:
         max_response_bytes: int = 20_000_000,
         retries: int = 2,
         page_size: int | None = 100,
-        session: requests.Session | None = None,
+        session: Session | None = None,
     ):
         if urlsplit(base_url).scheme not in ("http", "https"):
             raise InvalidInput(f"FHIR base must be an http(s) URL, got {base_url[:200]!r}")
         self.base_url = base_url.rstrip("/")
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
         self._bearer_token = bearer_token
         self._token_provider = token_provider
         self.timeout = timeout
@@ -307,14 +154,14 @@ class FhirClient:
             next_url = _next_link(bundle)
             if next_url is None:
                 return resources
-            seen.add(self._page_key(url, query))
+            seen.add(with_query(url, query))
             url = urljoin(url, next_url)
             query = None
             if url in seen:
                 raise FhirInvalidResponse(f"search {resource_type}: paging loop (a next link repeats a page)")
-            if _origin(url) != self._origin:
+            if origin(url) != self._origin:
                 raise FhirInvalidResponse(
-                    f"search {resource_type}: next link points to another host ({_safe_url(url)})"
+                    f"search {resource_type}: next link points to another host ({safe_url(url)})"
                 )
 
     def transaction(self, bundle: dict[str, Any], *, deadline: Deadline | None = None) -> dict[str, Any]:
@@ -335,7 +182,7 @@ class FhirClient:
         return body
 
     def fetch_patient_record(
-        self, patient_id: str, types: Sequence[str] = DEFAULT_TYPES
+        self, patient_id: str, types: Sequence[str] = RECORD_TYPES
     ) -> dict[str, list[dict[str, Any]] | FhirError]:
         """The patient's resources by type, fetched in parallel within one deadline.
 
@@ -444,11 +291,6 @@ class FhirClient:
             meds.extend(got or [])
         return meds
 
-    def _page_key(self, url: str, query: Mapping[str, str] | None) -> str:
-        if not query:
-            return url
-        return requests.Request("GET", url, params=dict(query)).prepare().url or url
-
     def _get_json(self, url: str, params: Mapping[str, str] | None, dl: Deadline) -> dict[str, Any]:
         return self._request("GET", url, params, dl, idempotent=True)
 
@@ -475,12 +317,28 @@ class FhirClient:
     ) -> dict[str, Any]:
         attempt = 0
         refreshed = False
+        headers = {"Accept": FHIR_JSON}
+        data: bytes | None = None
+        if json_body is not None:
+            headers["Content-Type"] = FHIR_JSON
+            data = json.dumps(json_body).encode()
         while True:
-            status, headers, body, final_url = self._exchange(method, url, params, dl, json_body)
+            reply = exchange(
+                self._session,
+                method,
+                url,
+                params=params,
+                headers={**headers, **self._auth_header()},
+                data=data,
+                timeout=self.timeout,
+                deadline=dl,
+                max_bytes=self.max_response_bytes,
+            )
+            status, final_url = reply.status, reply.url
             if status < 400:
-                return _parse_resource(body, final_url)
-            outcome = _maybe_outcome(body)
-            error = _error_for_status(status, final_url, outcome)
+                return _parse_resource(reply.body, final_url)
+            outcome = _maybe_outcome(reply.body)
+            error = error_for_status(status, safe_url(final_url), outcome)
             invalidate = getattr(self._token_provider, "invalidate", None)
             if status == 401 and self._bearer_token is None and callable(invalidate) and not refreshed:
                 # A cached server-to-server token may have been revoked early: get a new one, once.
@@ -489,159 +347,16 @@ class FhirClient:
                 continue
             if not idempotent or status not in RETRY_STATUSES or attempt >= self.retries:
                 raise error
-            wait_s = _retry_after_seconds(headers.get("Retry-After"))
+            wait_s = retry_after_seconds(reply.headers.get("Retry-After"))
             if wait_s is None:
                 wait_s = min(MAX_BACKOFF_SECONDS, 0.25 * (2**attempt))
             if wait_s >= dl.remaining():
                 error.message += f" (retry after {wait_s:g} s would pass the deadline)"
                 error.args = (error.message,)
                 raise error
-            log.info("FHIR %s %s: HTTP %d, retrying in %.2f s", method, _safe_url(final_url), status, wait_s)
+            log.info("FHIR %s %s: HTTP %d, retrying in %.2f s", method, safe_url(final_url), status, wait_s)
             time.sleep(wait_s)
             attempt += 1
-
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        dl: Deadline,
-        json_body: dict[str, Any] | None,
-    ) -> tuple[int, Mapping[str, str], bytes, str]:
-        """One HTTP exchange, following same-origin redirects; returns status, headers, body, final URL."""
-        call_expires = time.monotonic() + self.timeout
-        headers = {"Accept": FHIR_JSON, **self._auth_header()}
-        data: bytes | None = None
-        if json_body is not None:
-            headers["Content-Type"] = FHIR_JSON
-            data = json.dumps(json_body).encode()
-        current, current_params = url, params
-        for _hop in range(MAX_REDIRECTS + 1):
-            if _origin(current) != self._origin:
-                raise FhirHTTPError(f"refused to contact another host: {_safe_url(current)}")
-            left = min(call_expires - time.monotonic(), dl.check(f"{method} {_safe_url(current)}"))
-            if left <= 0:
-                raise FhirTimeout(f"timeout of {self.timeout:g} s exceeded ({method} {_safe_url(current)})")
-            started = time.monotonic()
-            try:
-                resp = self._session.request(
-                    method,
-                    current,
-                    params=current_params,
-                    data=data,
-                    headers=headers,
-                    timeout=(left, left),
-                    stream=True,
-                    allow_redirects=False,
-                )
-            except requests.exceptions.Timeout as exc:
-                raise self._timeout_error(method, current, dl) from exc
-            except requests.exceptions.ConnectionError as exc:
-                if dl.remaining() <= 0 or call_expires - time.monotonic() <= 0:
-                    raise self._timeout_error(method, current, dl) from exc
-                raise FhirUnavailable(f"cannot reach {_safe_url(current)}: {_reason(exc)}") from exc
-            except requests.exceptions.RequestException as exc:
-                raise FhirUnavailable(f"{method} {_safe_url(current)} failed: {_reason(exc)}") from exc
-            with resp:
-                final_url = resp.url or current
-                if resp.is_redirect:
-                    location = resp.headers.get("Location", "")
-                    target = urljoin(final_url, location)
-                    if _origin(target) != self._origin:
-                        raise FhirHTTPError(
-                            f"HTTP {resp.status_code} redirect to another host refused ({_safe_url(target)})",
-                            status=resp.status_code,
-                        )
-                    if resp.status_code in (301, 302, 303) and method != "GET":
-                        raise FhirHTTPError(
-                            f"HTTP {resp.status_code} redirect of a {method} refused", status=resp.status_code
-                        )
-                    current, current_params = target, None
-                    continue
-                body = self._read_body(resp, min(call_expires, dl.expires), method, final_url, dl)
-                log.debug(
-                    "FHIR %s %s -> %d (%d bytes, %.0f ms)",
-                    method,
-                    _safe_url(final_url),
-                    resp.status_code,
-                    len(body),
-                    (time.monotonic() - started) * 1000,
-                )
-                return resp.status_code, resp.headers, body, final_url
-        raise FhirHTTPError(f"more than {MAX_REDIRECTS} redirects from {_safe_url(url)}")
-
-    def _timeout_error(self, method: str, url: str, dl: Deadline) -> FhirTimeout:
-        if dl.remaining() <= 0:
-            return FhirTimeout(f"deadline of {dl.seconds:g} s exceeded ({method} {_safe_url(url)})")
-        return FhirTimeout(f"timeout of {self.timeout:g} s exceeded ({method} {_safe_url(url)})")
-
-    def _read_body(
-        self, resp: requests.Response, expires: float, method: str, url: str, dl: Deadline
-    ) -> bytes:
-        """Stream the body, enforcing the size limit and the time budget between reads."""
-        return _read_limited(
-            resp, expires, self.max_response_bytes, url, lambda: self._timeout_error(method, url, dl)
-        )
-
-
-def _read_limited(
-    resp: requests.Response, expires: float, limit: int, url: str, timeout_error: Callable[[], FhirTimeout]
-) -> bytes:
-    """Read a streamed body in chunks: abort past ``limit`` bytes or when the monotonic ``expires`` passes."""
-    declared = resp.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise FhirInvalidResponse(
-            f"response from {_safe_url(url)} too large: {int(declared)} bytes > limit {limit}"
-        )
-    raw = resp.raw
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        left = expires - time.monotonic()
-        if left <= 0:
-            raise timeout_error()
-        _set_read_timeout(raw, left)
-        try:
-            chunk = raw.read1(CHUNK_BYTES, decode_content=True)
-        except Exception as exc:  # urllib3 read timeouts / protocol errors, decoding errors
-            if expires - time.monotonic() <= 0.05 or "timed out" in str(exc).lower():
-                raise timeout_error() from exc
-            raise FhirUnavailable(f"reading {_safe_url(url)} failed: {_reason(exc)}") from exc
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > limit:
-            raise FhirInvalidResponse(
-                f"response from {_safe_url(url)} too large: over the limit of {limit} bytes"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _set_read_timeout(raw: Any, seconds: float) -> None:
-    """Shrink the socket timeout of a streaming response so one read cannot outlast the time budget."""
-    sock = None
-    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
-    if conn is not None:
-        sock = getattr(conn, "sock", None)
-    if sock is None:
-        fp = getattr(getattr(raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(0.01, seconds))
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason (the OS error when there is one), without URLs' query strings or headers."""
-    text = str(exc)
-    found = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
-    if found:
-        return found.group(0).strip()
-    for marker in ("Caused by ", "Failed to establish a new connection: "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-    return text[:200]
 
 
 _ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -659,9 +374,9 @@ def _parse_resource(body: bytes, url: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise FhirInvalidResponse(f"response from {_safe_url(url)} is not JSON: {exc}") from exc
+        raise FhirInvalidResponse(f"response from {safe_url(url)} is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-        raise FhirInvalidResponse(f"response from {_safe_url(url)} is not a FHIR resource")
+        raise FhirInvalidResponse(f"response from {safe_url(url)} is not a FHIR resource")
     return data
 
 
@@ -694,71 +409,3 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return str(link["url"])
     return None
-
-
-# ------------------------------------------------------------------------------------ token endpoint
-
-
-def post_form(
-    url: str, form: Mapping[str, str], *, timeout: float = 5.0, max_response_bytes: int = 1_000_000
-) -> dict[str, Any]:
-    """POST an ``application/x-www-form-urlencoded`` body and return the JSON object answer.
-
-    Used for OAuth token endpoints (``app.fhir.smart_backend``) so that only this module imports requests.
-    No redirects are followed; errors map to the ``FhirError`` types (401/403/400 → ``FhirAuthError``).
-    """
-    session = session_for(url)
-    expires = time.monotonic() + timeout
-    try:
-        resp = session.post(
-            url,
-            data=dict(form),
-            headers={"Accept": "application/json"},
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        )
-    except requests.exceptions.Timeout as exc:
-        raise FhirTimeout(f"timeout of {timeout:g} s exceeded (POST {_safe_url(url)})") from exc
-    except requests.exceptions.RequestException as exc:
-        raise FhirUnavailable(f"cannot reach {_safe_url(url)}: {_reason(exc)}") from exc
-    with resp:
-        body = _read_limited(
-            resp,
-            expires,
-            max_response_bytes,
-            url,
-            lambda: FhirTimeout(f"timeout of {timeout:g} s exceeded (POST {_safe_url(url)})"),
-        )
-        try:
-            data = json.loads(body) if body else {}
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if resp.status_code >= 400:
-            error = data.get("error") if isinstance(data, dict) else None
-            message = f"HTTP {resp.status_code} from {_safe_url(url)}" + (f": {error}" if error else "")
-            cls: type[FhirError] = FhirAuthError if resp.status_code in (400, 401, 403) else FhirHTTPError
-            raise cls(message, status=resp.status_code)
-        if resp.is_redirect:
-            raise FhirHTTPError(
-                f"HTTP {resp.status_code} redirect refused ({_safe_url(url)})", status=resp.status_code
-            )
-        if not isinstance(data, dict):
-            raise FhirInvalidResponse(f"response from {_safe_url(url)} is not a JSON object")
-        return data
-
-
-def flatten_patient_record(
-    result: Mapping[str, list[dict[str, Any]] | FhirError],
-) -> tuple[list[dict[str, Any]], set[str], list[str]]:
-    """``fetch_patient_record``'s answer as (resources, unavailable types, issues)."""
-    resources: list[dict[str, Any]] = []
-    unavailable: set[str] = set()
-    issues: list[str] = []
-    for rtype, got in result.items():
-        if isinstance(got, FhirError):
-            unavailable.add(rtype)
-            issues.append(f"{rtype}: {got.message}")
-        else:
-            resources.extend(got)
-    return resources, unavailable, issues

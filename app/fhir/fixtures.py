@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.fhir.client import FhirClient, FhirError, FhirHTTPError
+from app.fhir.client import FhirClient
+from app.fhir.errors import FhirError, FhirHTTPError
 
 _ID_OK = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 

@@ -3,7 +3,7 @@
 ``SmartBackendTokenProvider(...).token()`` returns an access token, cached until ``expires_in`` − 30 s.
 The assertion follows the SMART App Launch "Backend Services" profile: header ``alg``/``kid``/``typ``;
 claims ``iss`` = ``sub`` = client_id, ``aud`` = token URL, ``exp`` at most 5 minutes ahead, a fresh ``jti``.
-The HTTP call goes through ``app.fhir.client.post_form`` (the only importer of requests). Tokens and
+The HTTP call goes through ``app.fhir.http.post_form`` (the one outbound HTTP layer). Tokens and
 assertions are never logged.
 """
 
@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from app.fhir.client import FhirAuthError, FhirInvalidResponse, post_form
+from app.fhir.errors import FhirAuthError, FhirInvalidResponse
+from app.fhir.http import post_form
 
 log = logging.getLogger("spine_auc.smart_backend")
 

@@ -40,7 +40,7 @@ from app.security.cds_auth import (
     is_loopback_host,
     require_https_or_loopback,
 )
-from app.security.jwks import Fetcher, JwksCache, JwksError
+from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 from app.security.key_fit import key_misfit
 
 log = logging.getLogger("spine_auc.api_auth")
@@ -201,7 +201,7 @@ class ApiAuthenticator:
         try:
             claims = jwt.decode(
                 token,
-                key=key.key,
+                key=key.jwk.key,
                 algorithms=[alg],
                 audience=list(issuer.audiences) or [audience.rstrip("/")],
                 issuer=issuer.iss,
@@ -235,7 +235,7 @@ class ApiAuthenticator:
             raise self._refuse("scope is not a string", iss=issuer.iss, sub=sub)
         return ApiClient(iss=issuer.iss, client_id=sub, tenant=tenant, scopes=frozenset(scope.split()))
 
-    def _key(self, issuer: ApiIssuer, kid: str) -> jwt.PyJWK:
+    def _key(self, issuer: ApiIssuer, kid: str) -> SigningKey:
         try:
             if issuer.jwks_file:
                 key = self.keys.from_file(issuer.jwks_file, kid)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from app.errors import InvalidInput, Unauthorized
-from app.security.jwks import Fetcher, JwksCache, JwksError
+from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 from app.security.key_fit import key_misfit
 
 log = logging.getLogger("spine_auc.auth")
@@ -254,7 +254,7 @@ class CdsAuthenticator:
         try:
             claims = jwt.decode(
                 token,
-                key=key.key,
+                key=key.jwk.key,
                 algorithms=[alg],
                 audience=_expected_audiences(issuer, audience_url),
                 issuer=iss,
@@ -288,7 +288,7 @@ class CdsAuthenticator:
             fhir_servers=issuer.fhir_servers,
         )
 
-    def _find_key(self, issuer: IssuerConfig, kid: str, jku: Any) -> jwt.PyJWK:
+    def _find_key(self, issuer: IssuerConfig, kid: str, jku: Any) -> SigningKey:
         try:
             if jku is not None:
                 if not isinstance(jku, str):
@@ -315,7 +315,7 @@ class CdsAuthenticator:
             raise self._refuse("unknown kid", iss=issuer.iss, kid=kid)
         return key
 
-    def _check_key_matches(self, key: jwt.PyJWK, alg: str, iss: str, kid: str) -> None:
+    def _check_key_matches(self, key: SigningKey, alg: str, iss: str, kid: str) -> None:
         misfit = key_misfit(key, alg)
         if misfit is not None:
             raise self._refuse(misfit, iss=iss, kid=kid)

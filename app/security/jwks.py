@@ -3,7 +3,9 @@
 A key set comes from a file (re-read when it changes) or from an HTTPS URL (cached for ``ttl``
 seconds; an unknown ``kid`` triggers one refetch, at most every ``min_refetch`` seconds, so a client
 that rotates its keys is picked up without letting a stream of bogus ``kid`` values hammer it).
-The default fetcher uses the standard library, follows no redirects and caps the body size.
+The default fetcher goes through ``app.fhir.http`` (the one outbound HTTP layer): no redirects, a time
+budget and a size cap. Each key keeps the ``alg``/``crv`` its JWK declares, so callers need no PyJWT
+internals to check that a token's ``alg`` fits the key.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+
+from app.fhir.errors import FhirError, FhirInvalidResponse
+from app.fhir.http import get_json
 
 log = logging.getLogger("spine_auc.jwks")
 
@@ -32,41 +35,33 @@ class JwksError(Exception):
     """The key set could not be obtained or is not a JWK Set."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx surfaces as an HTTPError instead of being followed
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 def fetch_json(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """GET ``url`` and parse a JSON object; no redirects, bounded size and time."""
+    """GET ``url`` and parse a JSON object through the one HTTP layer: no redirects, bounded size and time."""
     if not url.lower().startswith(("https://", "http://")):
         raise JwksError("JWKS URL must be http(s)")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            body = response.read(MAX_JWKS_BYTES + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return get_json(url, timeout=timeout, max_bytes=MAX_JWKS_BYTES)
+    except FhirInvalidResponse as exc:
+        raise JwksError(f"JWKS is not a JSON object or too large: {exc.message}") from exc
+    except FhirError as exc:
         raise JwksError(f"JWKS fetch failed: {type(exc).__name__}") from exc
-    if len(body) > MAX_JWKS_BYTES:
-        raise JwksError("JWKS too large")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise JwksError("JWKS is not JSON") from exc
-    if not isinstance(data, dict):
-        raise JwksError("JWKS is not a JSON object")
-    return data
 
 
-def parse_jwks(data: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+@dataclass(frozen=True)
+class SigningKey:
+    """A verified-usable key of a JWK Set with the ``alg`` and ``crv`` its JWK declares (``None`` if absent)."""
+
+    jwk: jwt.PyJWK
+    alg: str | None
+    crv: str | None
+
+
+def parse_jwks(data: dict[str, Any]) -> dict[str, SigningKey]:
     """``kid`` → key for every usable signing key; keys without ``kid`` or for encryption are skipped."""
     keys = data.get("keys")
     if not isinstance(keys, list):
         raise JwksError("JWK Set has no 'keys' list")
-    parsed: dict[str, jwt.PyJWK] = {}
+    parsed: dict[str, SigningKey] = {}
     for entry in keys:
         if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
             continue
@@ -75,7 +70,10 @@ def parse_jwks(data: dict[str, Any]) -> dict[str, jwt.PyJWK]:
         if entry.get("kty") == "oct":  # symmetric keys are never acceptable
             continue
         try:
-            parsed[entry["kid"]] = jwt.PyJWK(entry)
+            alg, crv = entry.get("alg"), entry.get("crv")
+            parsed[entry["kid"]] = SigningKey(
+                jwt.PyJWK(entry), alg if isinstance(alg, str) else None, crv if isinstance(crv, str) else None
+            )
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, KeyError, TypeError):
             log.warning("skipping unusable JWK kid=%s", entry.get("kid"))
     return parsed
@@ -83,7 +81,7 @@ def parse_jwks(data: dict[str, Any]) -> dict[str, jwt.PyJWK]:
 
 @dataclass
 class _Cached:
-    keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    keys: dict[str, SigningKey] = field(default_factory=dict)
     fetched_at: float = 0.0
     stamp: Any = None
 
@@ -99,7 +97,7 @@ class JwksCache:
         self._files: dict[str, _Cached] = {}
         self._urls: dict[str, _Cached] = {}
 
-    def from_file(self, path: str, kid: str) -> jwt.PyJWK | None:
+    def from_file(self, path: str, kid: str) -> SigningKey | None:
         with self._lock:
             try:
                 stat = os.stat(path)
@@ -117,7 +115,7 @@ class JwksCache:
                 self._files[path] = cached
             return cached.keys.get(kid)
 
-    def from_url(self, url: str, kid: str) -> jwt.PyJWK | None:
+    def from_url(self, url: str, kid: str) -> SigningKey | None:
         with self._lock:
             now = time.monotonic()
             cached = self._urls.get(url)

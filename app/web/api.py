@@ -24,19 +24,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
 from app.clinical.result import Result
-from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType, UpstreamError
-from app.fhir.client import (
-    FhirAuthError,
-    FhirClient,
-    FhirError,
-    FhirNotFound,
-    FhirTimeout,
-    FhirUnavailable,
-    client_for,
-)
+from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType
+from app.fhir.client import FhirClient, client_for
+from app.fhir.errors import FhirError, FhirNotFound, service_error
 from app.fhir.guidance import guidance_bundle, to_guidance_response
 from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response
+from app.fhir.record import fetch_record
 from app.security.api_auth import SCOPE_EVALUATE
 from app.web.access import api_client, require_scope
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
@@ -135,55 +129,21 @@ def _fhir_client(base_url: str) -> FhirClient:
     )
 
 
-def _map_fhir_error(err: Exception, what: str) -> SpineAucError:
-    """One place mapping the FHIR client's errors to what our caller sees."""
-    message = getattr(err, "message", None) or str(err)
-    if isinstance(err, FhirTimeout):
-        return UpstreamError(f"FHIR server timed out while {what}: {message}", status=504)
-    if isinstance(err, FhirUnavailable):
-        return UpstreamError(f"FHIR server unavailable while {what}: {message}", status=502)
-    if isinstance(err, FhirAuthError):
-        return UpstreamError(f"FHIR server refused access while {what}: {message}", status=502)
-    return UpstreamError(f"FHIR server error while {what}: {message}", status=502)
-
-
-def _fetch_record(base_url: str, reference: str) -> tuple[Any, float]:
+def _fetch_record(base_url: str, reference: str) -> tuple[PatientRecord, float]:
     """Fetch the patient's record from the FHIR server → (PatientRecord, elapsed ms)."""
     patient_id = _patient_id(reference, base_url)
-    client = _fhir_client(base_url)
     started = time.perf_counter()
-    try:
-        fetched = client.fetch_patient_record(patient_id)
-    except FhirError as err:
-        raise _map_fhir_error(err, f"fetching Patient/{patient_id}") from None
+    fetched = fetch_record(_fhir_client(base_url), patient_id)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    patient_part = fetched.get("Patient")
-    if isinstance(patient_part, FhirNotFound):
+    if fetched.patient_missing:
         raise UnprocessableInput(
             f"the order's subject Patient/{patient_id} was not found on the FHIR server",
             expression=["ServiceRequest.subject.reference"],
         )
-    if isinstance(patient_part, FhirError):
-        raise _map_fhir_error(patient_part, f"reading Patient/{patient_id}")
-    patient: dict[str, Any] | None
-    if isinstance(patient_part, list):
-        patient = patient_part[0] if patient_part else None
-    else:
-        patient = patient_part if isinstance(patient_part, dict) else None
-    resources: dict[str, list[dict[str, Any]]] = {}
-    unavailable: set[str] = set()
-    issues: list[str] = []
-    for resource_type, value in fetched.items():
-        if resource_type == "Patient":
-            continue
-        if isinstance(value, FhirError):
-            unavailable.add(resource_type)
-            issues.append(f"{resource_type} could not be fetched: {getattr(value, 'message', None) or value}")
-            log.warning("fetch of %s for Patient/%s failed: %s", resource_type, patient_id, value)
-        else:
-            resources[resource_type] = list(value)
-    record = PatientRecord(patient=patient, resources=resources, unavailable=unavailable, issues=issues)
-    return record, elapsed_ms
+    patient_error = fetched.errors.get("Patient")
+    if patient_error is not None:
+        raise service_error(patient_error, f"reading Patient/{patient_id}")
+    return fetched.to_record(), elapsed_ms
 
 
 def _check_input_shape(resource: Any) -> dict[str, Any]:
@@ -202,9 +162,7 @@ def evaluate_input(resource: Any) -> Evaluation:
     """Split, validate, gather patient data (inline or fetched) and evaluate every order."""
     resource = _check_input_shape(resource)
     criteria = current_app.extensions["spine_auc.criteria"]
-    orders, others = split_input(resource)
-    if not orders:
-        raise InvalidInput("the Bundle contains no ServiceRequest", expression=["Bundle.entry"])
+    orders, others = split_input(resource)  # at least one order, or InvalidInput
     subjects = [_subject_of(order) for order in orders]
     if not others:
         for index, subject in enumerate(subjects):
@@ -277,13 +235,6 @@ def _max_body() -> int:
     return int(current_app.config.get("MAX_BODY_BYTES", 5 * 1024 * 1024))
 
 
-def _fhir_response(body: dict[str, Any], status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = FHIR_JSON
-    return response
-
-
 def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
     responses = []
     for index, (result, subject) in enumerate(zip(evaluation.results, evaluation.subjects, strict=True), 1):
@@ -297,6 +248,30 @@ def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
     return guidance_bundle(responses)
 
 
+def _answer(
+    evaluation: Evaluation,
+    body: dict[str, Any],
+    *,
+    request_id: str,
+    started: float,
+    mimetype: str | None = None,
+) -> Response:
+    """The one route ending: audit the consultations, then answer ``body`` with our headers."""
+    _record(evaluation, request_id=request_id, started=started)
+    response = jsonify(body)
+    if mimetype:
+        response.mimetype = mimetype
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Server-Timing"] = _server_timing(evaluation)
+    return response
+
+
+def _answer_guidance(evaluation: Evaluation, *, request_id: str, started: float) -> Response:
+    """The FHIR operations' ending: a Bundle of GuidanceResponses (validated before anything is recorded)."""
+    bundle = _guidance(evaluation, request_id)
+    return _answer(evaluation, bundle, request_id=request_id, started=started, mimetype=FHIR_JSON)
+
+
 # --------------------------------------------------------------------------------------------------
 # Routes
 
@@ -306,13 +281,9 @@ def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
 def appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
-    body = read_json_body(request, _max_body())
-    evaluation = evaluate_input(body)
-    _record(evaluation, request_id=request_id, started=started)
-    response = jsonify({"results": [result.to_json() for result in evaluation.results]})
-    response.headers["X-Request-ID"] = request_id
-    response.headers["Server-Timing"] = _server_timing(evaluation)
-    return response
+    evaluation = evaluate_input(read_json_body(request, _max_body()))
+    results = [result.to_json() for result in evaluation.results]
+    return _answer(evaluation, {"results": results}, request_id=request_id, started=started)
 
 
 def _operation_input(body: Any) -> Any:
@@ -340,14 +311,8 @@ def _operation_input(body: Any) -> Any:
 def fhir_appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
-    body = _operation_input(read_json_body(request, _max_body()))
-    evaluation = evaluate_input(body)
-    bundle = _guidance(evaluation, request_id)
-    _record(evaluation, request_id=request_id, started=started)
-    response = _fhir_response(bundle)
-    response.headers["X-Request-ID"] = request_id
-    response.headers["Server-Timing"] = _server_timing(evaluation)
-    return response
+    evaluation = evaluate_input(_operation_input(read_json_body(request, _max_body())))
+    return _answer_guidance(evaluation, request_id=request_id, started=started)
 
 
 def _check_instance_body() -> None:
@@ -382,16 +347,9 @@ def fhir_instance_appropriateness(order_id: str) -> Response:
     except FhirNotFound:
         raise NotFound(f"ServiceRequest/{order_id} was not found on the FHIR server") from None
     except FhirError as err:
-        raise _map_fhir_error(err, f"reading ServiceRequest/{order_id}") from None
-    if not isinstance(order, dict) or order.get("resourceType") != "ServiceRequest":
-        raise UpstreamError(f"the FHIR server did not return a ServiceRequest for ServiceRequest/{order_id}")
-    evaluation = evaluate_input(order)
-    bundle = _guidance(evaluation, request_id)
-    _record(evaluation, request_id=request_id, started=started)
-    response = _fhir_response(bundle)
-    response.headers["X-Request-ID"] = request_id
-    response.headers["Server-Timing"] = _server_timing(evaluation)
-    return response
+        raise service_error(err, f"reading ServiceRequest/{order_id}") from None
+    # ``read`` guarantees a ServiceRequest (anything else is a FhirInvalidResponse, mapped above).
+    return _answer_guidance(evaluate_input(order), request_id=request_id, started=started)
 
 
 @bp.get("/openapi.json")

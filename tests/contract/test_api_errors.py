@@ -6,19 +6,17 @@ test's own that never answers (timeout → 504), and a server that answers 404 f
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import create_app
+from tests.stubserver import StubServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = json.loads((ROOT / "fhir_fixtures" / "orders" / "mri-lumbar-wo-72148.json").read_text())
@@ -142,69 +140,36 @@ def test_unreachable_fhir_server_is_502(make_client: Any, url: str) -> None:
     assert "unavailable" in outcome(post(client, url, order()), 502)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Modes: "hang" (never answers in time), "not-found" (404 for everything), "partial" (the patient
-    and empty searches, but a 500 for Device searches)."""
+NOT_FOUND = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
-        mode = self.server.mode  # type: ignore[attr-defined]
-        if mode == "hang":
-            time.sleep(3)
-        if mode == "partial":
-            if self.path.startswith("/fhir/Patient/"):
-                patient = {"resourceType": "Patient", "id": "pt-lbp-acute", "birthDate": "1981-03-15"}
-                self._send(200, patient)
-            elif self.path.startswith("/fhir/Device"):
-                self._send(
-                    500,
-                    {
-                        "resourceType": "OperationOutcome",
-                        "issue": [{"severity": "error", "code": "exception"}],
-                    },
-                )
-            elif self.path.startswith("/fhir/Condition"):
-                conditions = [
-                    e for e in PATIENT_BUNDLE["entry"] if e["resource"]["resourceType"] == "Condition"
-                ]
-                self._send(200, {"resourceType": "Bundle", "type": "searchset", "entry": conditions})
-            else:
-                self._send(200, {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
-            return
-        body = json.dumps(
-            {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+def fake_fhir(server: StubServer, mode: str) -> str:
+    """Routes for one mode on the stub server; returns its FHIR base. Modes: "hang" (never answers in
+    time), "not-found" (404 for everything), "partial" (the patient and empty searches, but a 500 for
+    Device searches)."""
+    if mode == "hang":
+        server.hang("/fhir")
+    elif mode == "not-found":
+        server.json("/fhir", NOT_FOUND, status=404)
+    else:
+        conditions = [e for e in PATIENT_BUNDLE["entry"] if e["resource"]["resourceType"] == "Condition"]
+        server.json("/fhir", {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []})
+        server.json(
+            "/fhir/Patient/", {"resourceType": "Patient", "id": "pt-lbp-acute", "birthDate": "1981-03-15"}
         )
-        self.send_response(404)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@pytest.fixture()
-def fake_fhir() -> Iterator[Any]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.mode = "hang"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+        server.json(
+            "/fhir/Device",
+            {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]},
+            status=500,
+        )
+        server.json("/fhir/Condition", {"resourceType": "Bundle", "type": "searchset", "entry": conditions})
+    return server.url + "/fhir"
 
 
-def test_fhir_server_that_never_answers_is_504_within_the_deadline(make_client: Any, fake_fhir: Any) -> None:
-    base = f"http://127.0.0.1:{fake_fhir.server_port}/fhir"
+def test_fhir_server_that_never_answers_is_504_within_the_deadline(
+    make_client: Any, stub_server: StubServer
+) -> None:
+    base = fake_fhir(stub_server, "hang")
     client = make_client(FHIR_BASE_URL=base, FHIR_TIMEOUT_SECONDS=0.5, FHIR_DEADLINE_SECONDS=1.0)
     started = time.monotonic()
     text = outcome(post(client, ENDPOINTS[0], order()), 504)
@@ -212,18 +177,16 @@ def test_fhir_server_that_never_answers_is_504_within_the_deadline(make_client: 
     assert "timed out" in text
 
 
-def test_patient_missing_on_the_fhir_server_is_422(make_client: Any, fake_fhir: Any) -> None:
-    fake_fhir.mode = "not-found"
-    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+def test_patient_missing_on_the_fhir_server_is_422(make_client: Any, stub_server: StubServer) -> None:
+    client = make_client(FHIR_BASE_URL=fake_fhir(stub_server, "not-found"))
     assert "Patient/pt-lbp-acute was not found" in outcome(post(client, ENDPOINTS[0], order()), 422)
 
 
 def test_a_resource_type_that_cannot_be_fetched_is_reported_not_fatal(
-    make_client: Any, fake_fhir: Any
+    make_client: Any, stub_server: StubServer
 ) -> None:
     """Patient read, Device search fails: the order is still answered, Device facts are unknown."""
-    fake_fhir.mode = "partial"
-    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    client = make_client(FHIR_BASE_URL=fake_fhir(stub_server, "partial"))
     response = post(client, ENDPOINTS[0], order())
     assert response.status_code == 200, response.get_data(as_text=True)
     result = response.get_json()["results"][0]
@@ -233,10 +196,11 @@ def test_a_resource_type_that_cannot_be_fetched_is_reported_not_fatal(
     assert not any(r["text"] == "No MR-unsafe implant recorded" for r in result["reasons"])
 
 
-def test_an_unknown_device_is_not_reported_as_an_mr_unsafe_implant(make_client: Any, fake_fhir: Any) -> None:
+def test_an_unknown_device_is_not_reported_as_an_mr_unsafe_implant(
+    make_client: Any, stub_server: StubServer
+) -> None:
     """Device unavailable, not decisive (V1 rates MRI UNA either way): no M1 claim without evidence."""
-    fake_fhir.mode = "partial"
-    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+    client = make_client(FHIR_BASE_URL=fake_fhir(stub_server, "partial"))
     result = post(client, ENDPOINTS[0], order()).get_json()["results"][0]
     assert [m["id"] for m in result["modifiers"]] == []
 
@@ -252,9 +216,10 @@ def test_instance_operation_with_an_invalid_id_is_400(client: Any) -> None:
     assert "not a valid FHIR id" in outcome(client.post("/fhir/ServiceRequest/bad_id!/$appropriateness"), 400)
 
 
-def test_instance_operation_order_missing_on_the_server_is_404(make_client: Any, fake_fhir: Any) -> None:
-    fake_fhir.mode = "not-found"
-    client = make_client(FHIR_BASE_URL=f"http://127.0.0.1:{fake_fhir.server_port}/fhir")
+def test_instance_operation_order_missing_on_the_server_is_404(
+    make_client: Any, stub_server: StubServer
+) -> None:
+    client = make_client(FHIR_BASE_URL=fake_fhir(stub_server, "not-found"))
     assert "ServiceRequest/sr-1 was not found" in outcome(
         client.post("/fhir/ServiceRequest/sr-1/$appropriateness"), 404
     )

@@ -40,7 +40,7 @@ def client() -> Any:
 @pytest.fixture(scope="module")
 def live_port() -> Iterator[int]:
     server = make_server("127.0.0.1", 0, _make_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield server.server_port
     server.shutdown()

@@ -8,13 +8,10 @@ holds the order; it is validated in ``tests/integration/test_api_fhir_fallback.p
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from referencing.jsonschema import DRAFT202012
 
 from app import create_app
 from tests.jwt_keys import KeyPair, api_claims
+from tests.stubserver import StubServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER = json.loads((ROOT / "fhir_fixtures" / "orders" / "mri-lumbar-wo-72148.json").read_text())
@@ -76,26 +74,6 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class _Hang(http.server.BaseHTTPRequestHandler):
-    """Never answers in time (mode "hang"), or answers 404 with an OperationOutcome (mode "missing")."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path.startswith("/missing/"):
-            body = (
-                b'{"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}'
-            )
-            self.send_response(404)
-            self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        time.sleep(2)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
 @dataclass
 class Exchange:
     method: str
@@ -107,13 +85,15 @@ class Exchange:
 
 @pytest.fixture(scope="module")
 def hang_port() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hang)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    """A FHIR server that never answers in time, except 404 with an OperationOutcome under ``/missing/``."""
+    with StubServer() as server:
+        server.hang("/")
+        server.json(
+            "/missing/",
+            {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]},
+            status=404,
+        )
+        yield server.port
 
 
 @pytest.fixture(scope="module")

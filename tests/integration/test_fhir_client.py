@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from app.fhir.client import FhirClient, FhirInvalidResponse, FhirNotFound, client_for
+from app.fhir.client import FhirClient, client_for
+from app.fhir.errors import FhirInvalidResponse, FhirNotFound
 from app.fhir.fixtures import load_fixtures, transaction_for
 
 pytestmark = pytest.mark.integration

@@ -112,9 +112,7 @@ def test_not_applicable_gets_neither_card_nor_action() -> None:
     result = no_criteria(status=Status.NOT_APPLICABLE, pama_rating=None)
     assert card_for(result, ORDER, default_source_label=LABEL) is None
     assert system_action(result, ORDER) is None
-    assert build_response([(result, ORDER)], legacy_system_actions=True, default_source_label=LABEL) == {
-        "cards": []
-    }
+    assert build_response([(result, ORDER)], [None], legacy_system_actions=True) == {"cards": []}
 
 
 def test_system_action_records_the_rating_on_the_draft_order() -> None:
@@ -146,11 +144,12 @@ def test_no_criteria_is_recorded_as_no_criteria_apply_and_insufficient_data_not_
 
 def test_response_has_one_card_per_spine_order_and_legacy_actions_when_asked() -> None:
     pairs = [(rated(), ORDER), (insufficient(), ORDER), (no_criteria(status=Status.NOT_APPLICABLE), ORDER)]
-    response = build_response(pairs, legacy_system_actions=True, default_source_label=LABEL)
+    cards = [card_for(result, order, default_source_label=LABEL) for result, order in pairs]
+    response = build_response(pairs, cards, legacy_system_actions=True)
     assert [c["indicator"] for c in response["cards"]] == ["info", "warning"]
     assert len(response["systemActions"]) == 1
     assert response["extension"] == {"systemActions": response["systemActions"]}
-    plain = build_response(pairs, legacy_system_actions=False, default_source_label=LABEL)
+    plain = build_response(pairs, cards, legacy_system_actions=False)
     assert "extension" not in plain and len(plain["systemActions"]) == 1
 
 

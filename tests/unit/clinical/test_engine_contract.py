@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from conftest import CPT, ICD, NCI, SNOMED, condition, med, order, patient
 
-from app.clinical.assessment import PatientRecord, assess_order, record_from_resources
+from app.clinical.assessment import RECORD_TYPES, PatientRecord, assess_order, record_from_resources
 from app.criteria.model import Criteria
-from app.fhir.client import DEFAULT_TYPES
 from app.fhir.input import checked_orders
 
 CHRONIC_LBP = condition("c-lbp", "M54.50", onset="2026-05-01")
@@ -233,7 +232,7 @@ def test_everything_unobtainable_stays_bounded_and_is_not_rated(criteria):
 
     sr = order((CPT, "72148"), reason="M54.50")
     started = time.perf_counter()
-    r = run(criteria, sr, unavailable=set(DEFAULT_TYPES))
+    r = run(criteria, sr, unavailable=set(RECORD_TYPES))
     assert r["status"] == "insufficient-data" and r["missing"]
     assert time.perf_counter() - started < 2.0  # bounded enumeration (MAX_READINGS), not 2^N
 

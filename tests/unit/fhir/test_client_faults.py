@@ -14,21 +14,18 @@ from typing import Any
 import pytest
 
 from app.errors import InvalidInput
-from app.fhir.client import (
+from app.fhir.client import FhirClient, client_for
+from app.fhir.errors import (
     FhirAuthError,
-    FhirClient,
     FhirError,
     FhirHTTPError,
     FhirInvalidResponse,
     FhirNotFound,
     FhirTimeout,
     FhirUnavailable,
-    _retry_after_seconds,
-    client_for,
-    flatten_patient_record,
-    post_form,
-    session_for,
 )
+from app.fhir.http import post_form, retry_after_seconds, session_for
+from app.fhir.record import from_fetched
 from tests.faultserver import FaultServer
 
 MARGIN = 0.6  # seconds allowed past the deadline (thread scheduling on a loaded 2-core machine)
@@ -144,12 +141,12 @@ def test_429_whose_retry_after_passes_the_deadline_fails_at_once(server: FaultSe
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert _retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("3") == 3.0
     in_two = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 2))
-    got = _retry_after_seconds(in_two)
+    got = retry_after_seconds(in_two)
     assert got is not None and 0.5 < got <= 2.5
-    assert _retry_after_seconds("soon") is None
-    assert _retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
 
 
 def test_next_link_looping_to_itself_is_detected(server: FaultServer) -> None:
@@ -298,10 +295,10 @@ def test_fetch_patient_record_isolates_a_failing_type_and_reads_each_medication_
     assert server.hits["/record/Medication/m1"] == 1  # referenced three times, read once
     assert server.hits["/record/Medication/m2"] == 1
     assert not any("/Medication/cm" in r.path for r in server.records)  # contained: never fetched
-    resources, unavailable, issues = flatten_patient_record(got)
-    assert unavailable == {"Device"}
-    assert len(resources) == 1 + 1 + 3 + 2 + 0 + 2
-    assert issues and issues[0].startswith("Device: HTTP 500")
+    fetched = from_fetched(got)
+    assert fetched.unavailable == {"Device"}
+    assert len(fetched.resources) == 1 + 1 + 3 + 2 + 0 + 2
+    assert fetched.issues and fetched.issues[0].startswith("Device could not be fetched: HTTP 500")
 
 
 def test_fetch_patient_record_ends_within_the_deadline_when_one_type_hangs(server: FaultServer) -> None:

@@ -6,13 +6,10 @@ Keys are real (generated here with ``cryptography``); the endpoint checks signat
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,8 +18,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.fhir.client import FhirAuthError, FhirClient
+from app.fhir.client import FhirClient
+from app.fhir.errors import FhirAuthError
 from app.fhir.smart_backend import ASSERTION_TYPE, SmartBackendTokenProvider
+from tests.stubserver import StubRequest, StubServer
+
+JSON = "application/json"
 
 CLIENT_ID = "spine-auc-test"
 
@@ -94,62 +95,39 @@ class AuthServer:
 
 
 @pytest.fixture
-def auth_server() -> Iterator[AuthServer]:
-    state = AuthServer()
+def auth_server(stub_server: StubServer) -> AuthServer:
+    state = AuthServer(port=stub_server.port)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length", "0"))
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            with lock:
-                error = state.verify(form)
-                if error:
-                    self._send(400 if error == "invalid_request" else 401, {"error": error})
-                    return
-                token = secrets.token_urlsafe(16)
-                state.issued.append(token)
-            self._send(
-                200,
-                {
-                    "access_token": token,
-                    "token_type": "bearer",
-                    "expires_in": state.expires_in,
-                    "scope": form["scope"],
-                },
-            )
-
-        def do_GET(self) -> None:  # noqa: N802
-            auth = self.headers.get("Authorization", "")
-            token = auth.removeprefix("Bearer ")
-            if not auth.startswith("Bearer ") or token not in state.issued or token in state.revoked:
-                self._send(
-                    401,
-                    {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]},
-                )
+    def token(req: StubRequest) -> None:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        with lock:
+            error = state.verify(form)
+            if error:
+                req.send_json(400 if error == "invalid_request" else 401, {"error": error}, content_type=JSON)
                 return
-            self._send(200, {"resourceType": "Patient", "id": self.path.rsplit("/", 1)[-1]})
+            token = secrets.token_urlsafe(16)
+            state.issued.append(token)
+        body = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": state.expires_in,
+            "scope": form["scope"],
+        }
+        req.send_json(200, body, content_type=JSON)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    state.port = int(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    def fhir(req: StubRequest) -> None:
+        auth = req.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ")
+        if not auth.startswith("Bearer ") or token not in state.issued or token in state.revoked:
+            outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]}
+            req.send_json(401, outcome, content_type=JSON)
+            return
+        req.send_json(200, {"resourceType": "Patient", "id": req.path.rsplit("/", 1)[-1]}, content_type=JSON)
+
+    stub_server.route("/token", token)
+    stub_server.route("/fhir", fhir)
+    return state
 
 
 @pytest.mark.parametrize("alg", ["RS384", "ES384"])

@@ -6,11 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from app.errors import InvalidInput, Unauthorized
 from app.security.cds_auth import Caller, CdsAuthenticator, check_startup_security
 from app.store.consultations import ConsultationStore
 from app.web import handlers as web_errors
+from tests.stubserver import StubServer
 
 ISS = "https://ehr.example.org"
 BASE = "https://cds.example.org/cds-services"
@@ -360,39 +359,23 @@ def test_sandbox_published_key_accepted_when_configured(tmp_path: Path, store: C
 
 
 class JwksServer:
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        self.hits: dict[str, int] = {}
-        outer = self
+    """Key sets served at fixed paths on the stub server; ``hits`` counts requests per path."""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
-                status, headers, body = outer.routes.get(self.path, (404, {}, b"{}"))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def __init__(self, server: StubServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.hits = server.hits
 
     def serve_json(self, path: str, data: dict[str, Any]) -> None:
-        self.routes[path] = (200, {"Content-Type": "application/json"}, json.dumps(data).encode())
+        self.server.json(path, data, headers=None)
+
+    def redirect(self, path: str, location: str) -> None:
+        self.server.route(path, lambda req: req.send_raw(302, b"", headers={"Location": location}))
 
 
 @pytest.fixture
-def jwks_server() -> Iterator[JwksServer]:
-    server = JwksServer()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+def jwks_server(stub_server: StubServer) -> JwksServer:
+    return JwksServer(stub_server)
 
 
 def test_jwks_url_fetched_cached_and_rotated(
@@ -428,7 +411,7 @@ def test_allowlisted_jku_is_fetched(jwks_server: JwksServer, store: Consultation
 
 def test_jwks_redirect_is_not_followed(jwks_server: JwksServer, store: ConsultationStore, keys: Keys) -> None:
     jwks_server.serve_json("/real.json", {"keys": [jwk_of(keys.es384, "ec-1", "ES384")]})
-    jwks_server.routes["/jwks.json"] = (302, {"Location": jwks_server.url + "/real.json"}, b"")
+    jwks_server.redirect("/jwks.json", jwks_server.url + "/real.json")
     auth = CdsAuthenticator(
         [{"iss": ISS, "jwks_url": jwks_server.url + "/jwks.json", "audiences": [BASE]}],
         store,
