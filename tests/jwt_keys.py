@@ -1,20 +1,18 @@
-"""Real signing keys for tests: generated key pairs, their JWK Sets, signed tokens, a local JWKS server."""
+"""Real signing keys for tests: generated key pairs, their JWK Sets, signed tokens, JWK Sets served by the stub."""
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.stubserver import StubServer
 
 
 class KeyPair:
@@ -82,49 +80,10 @@ def cds_claims(iss: str, aud: str, **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-class JwksServer:
-    """A real HTTP server on 127.0.0.1 serving JWK Sets by path and counting the requests per path."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, bytes] = {}
-        self.hits: dict[str, int] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
-                body = outer.routes.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                payload = body if body is not None else b"{}"
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.httpd.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def serve(self, path: str, jwks: dict[str, Any]) -> str:
-        self.routes[path] = json.dumps(jwks).encode()
-        return self.url + path
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@contextmanager
-def jwks_server() -> Iterator[JwksServer]:
-    server = JwksServer()
-    try:
-        yield server
-    finally:
-        server.close()
+def serve_jwks(stub: StubServer, path: str, jwks: dict[str, Any]) -> str:
+    """Serve ``jwks`` at ``path`` of the stub server (``tests/stubserver.py``); returns its URL."""
+    stub.json(path, jwks)
+    return stub.url + path
 
 
 def free_port() -> int:

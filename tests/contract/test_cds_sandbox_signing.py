@@ -7,7 +7,6 @@ generated here and its JWK Set served by a real HTTP server on 127.0.0.1 (the al
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.contract.cds_app import make_app
-from tests.jwt_keys import JwksServer, KeyPair, cds_claims
+from tests.jwt_keys import KeyPair, cds_claims, serve_jwks
+from tests.stubserver import StubServer
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = json.loads((REPO / "fhir_fixtures" / "hooks" / "prefetch-full-rated-appropriate.json").read_text())
@@ -26,13 +26,6 @@ SERVICE_URL = "http://localhost/cds-services/" + HOOK["service"]
 @pytest.fixture(scope="module")
 def key() -> KeyPair:
     return KeyPair("ES384", "44823f3d-test")
-
-
-@pytest.fixture
-def jwks() -> Iterator[JwksServer]:
-    server = JwksServer()
-    yield server
-    server.close()
 
 
 def sandbox_app(tmp_path: Path, jku: str, audiences: list[str]) -> FlaskClient:
@@ -47,23 +40,23 @@ def call(client: FlaskClient, token: str) -> Any:
 
 
 def test_sandbox_style_token_with_the_exact_service_url_as_audience(
-    tmp_path: Path, jwks: JwksServer, key: KeyPair
+    tmp_path: Path, stub_server: StubServer, key: KeyPair
 ) -> None:
-    jku = jwks.serve("/.well-known/jwks.json", key.jwks())
+    jku = serve_jwks(stub_server, "/.well-known/jwks.json", key.jwks())
     client = sandbox_app(tmp_path, jku, [SERVICE_URL])
     for _ in range(3):
         response = call(client, key.sign(cds_claims(ISS, SERVICE_URL), {"jku": jku}))
         assert response.status_code == 200, response.get_data(as_text=True)
         assert response.get_json()["cards"]
-    assert jwks.hits == {"/.well-known/jwks.json": 1}
+    assert stub_server.hits == {"/.well-known/jwks.json": 1}
     other_service = "http://localhost/cds-services/spine-auc-order-sign"
     assert call(client, key.sign(cds_claims(ISS, other_service), {"jku": jku})).status_code == 401
 
 
 def test_sandbox_style_token_with_the_base_as_audience(
-    tmp_path: Path, jwks: JwksServer, key: KeyPair
+    tmp_path: Path, stub_server: StubServer, key: KeyPair
 ) -> None:
-    jku = jwks.serve("/.well-known/jwks.json", key.jwks())
+    jku = serve_jwks(stub_server, "/.well-known/jwks.json", key.jwks())
     client = sandbox_app(tmp_path, jku, ["http://localhost/cds-services"])
     response = call(client, key.sign(cds_claims(ISS, SERVICE_URL), {"jku": jku}))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -77,18 +70,18 @@ def test_sandbox_style_token_with_the_base_as_audience(
 
 
 def test_long_lived_or_unlisted_jku_tokens_are_refused_with_an_operation_outcome(
-    tmp_path: Path, jwks: JwksServer, key: KeyPair
+    tmp_path: Path, stub_server: StubServer, key: KeyPair
 ) -> None:
-    jku = jwks.serve("/.well-known/jwks.json", key.jwks())
+    jku = serve_jwks(stub_server, "/.well-known/jwks.json", key.jwks())
     client = sandbox_app(tmp_path, jku, [SERVICE_URL])
     claims = cds_claims(ISS, SERVICE_URL)
     claims["exp"] = claims["iat"] + 10 * 365 * 86400
     for token in (
         key.sign(claims, {"jku": jku}),
-        key.sign(cds_claims(ISS, SERVICE_URL), {"jku": jwks.url + "/other.json"}),
+        key.sign(cds_claims(ISS, SERVICE_URL), {"jku": stub_server.url + "/other.json"}),
     ):
         refused = call(client, token)
         assert refused.status_code == 401
         assert refused.get_json()["resourceType"] == "OperationOutcome"
         assert refused.headers["WWW-Authenticate"].startswith("Bearer ")
-    assert "/other.json" not in jwks.hits
+    assert "/other.json" not in stub_server.hits

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from app.security.api_auth import (
     api_authenticator_from_config,
     api_startup_warnings,
 )
-from tests.jwt_keys import JwksServer, KeyPair, api_claims
+from tests.jwt_keys import KeyPair, api_claims, serve_jwks
+from tests.stubserver import StubServer
 
 ISS = "https://auth.example.org"
 AUD = "https://auc.example.org"
@@ -133,12 +133,12 @@ def test_wrong_key_alg_none_hmac_and_no_token_are_refused(auth: ApiAuthenticator
         auth.authorize("Basic dXNlcjpwdw==", scope=SCOPE_EVALUATE, audience=AUD, remote_addr=None)
 
 
-def test_a_jku_header_is_never_followed(jwks_file: str, jwks_http: JwksServer) -> None:
+def test_a_jku_header_is_never_followed(jwks_file: str, stub_server: StubServer) -> None:
     attacker = KeyPair("ES384", "attacker")
-    jku = jwks_http.serve("/jwks.json", attacker.jwks())
+    jku = serve_jwks(stub_server, "/jwks.json", attacker.jwks())
     auth = ApiAuthenticator([issuer(jwks_file)])
     _refused(auth, attacker.sign(api_claims(ISS, AUD, SCOPE_EVALUATE), {"jku": jku}))
-    assert jwks_http.hits == {}
+    assert stub_server.hits == {}
 
 
 def test_client_and_tenant_allowlists(jwks_file: str, ec_key: KeyPair) -> None:
@@ -164,19 +164,12 @@ def test_without_configured_audiences_the_public_base_is_expected(jwks_file: str
         auth.authorize(f"Bearer {token}", scope=SCOPE_EVALUATE, audience="https://x.org", remote_addr=None)
 
 
-@pytest.fixture
-def jwks_http() -> Iterator[JwksServer]:
-    server = JwksServer()
-    yield server
-    server.close()
-
-
-def test_keys_from_the_issuers_jwks_url(jwks_http: JwksServer, rsa_key: KeyPair) -> None:
-    url = jwks_http.serve("/keys", rsa_key.jwks())
+def test_keys_from_the_issuers_jwks_url(stub_server: StubServer, rsa_key: KeyPair) -> None:
+    url = serve_jwks(stub_server, "/keys", rsa_key.jwks())
     auth = ApiAuthenticator([{"iss": ISS, "jwks_url": url, "audiences": [AUD]}])
     for _ in range(3):
         assert authorize(auth, rsa_key.sign(api_claims(ISS, AUD, SCOPE_EVALUATE)))
-    assert jwks_http.hits == {"/keys": 1}
+    assert stub_server.hits == {"/keys": 1}
 
 
 @pytest.mark.parametrize(

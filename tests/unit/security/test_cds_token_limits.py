@@ -12,7 +12,8 @@ import pytest
 from app.errors import Unauthorized
 from app.security.cds_auth import CdsAuthenticator
 from app.store.consultations import ConsultationStore
-from tests.jwt_keys import JwksServer, KeyPair, cds_claims
+from tests.jwt_keys import KeyPair, cds_claims, serve_jwks
+from tests.stubserver import StubServer
 
 ISS = "https://ehr.example.org"
 BASE = "https://cds.example.org/cds-services"
@@ -31,13 +32,6 @@ def store(tmp_path: Path) -> Iterator[ConsultationStore]:
     opened.close()
 
 
-@pytest.fixture
-def server() -> Iterator[JwksServer]:
-    running = JwksServer()
-    yield running
-    running.close()
-
-
 def pinned(tmp_path: Path, store: ConsultationStore, key: KeyPair, **issuer: Any) -> CdsAuthenticator:
     config = {"iss": ISS, "jwks_file": key.write_jwks(tmp_path / "jwks.json"), "audiences": [BASE], **issuer}
     return CdsAuthenticator([config], store, allow_unauthenticated=False)
@@ -48,10 +42,10 @@ def bearer(token: str) -> str:
 
 
 def test_jku_spelled_differently_is_fetched_once(
-    server: JwksServer, store: ConsultationStore, key: KeyPair
+    stub_server: StubServer, store: ConsultationStore, key: KeyPair
 ) -> None:
-    server.serve("/jwks.json", key.jwks())
-    allowlisted = f"http://localhost:{server.port}/jwks.json"
+    serve_jwks(stub_server, "/jwks.json", key.jwks())
+    allowlisted = f"http://localhost:{stub_server.port}/jwks.json"
     auth = CdsAuthenticator(
         [{"iss": ISS, "jku_allowlist": [allowlisted], "audiences": [BASE]}],
         store,
@@ -60,20 +54,20 @@ def test_jku_spelled_differently_is_fetched_once(
     forger = KeyPair("ES384", key.kid)  # right kid, wrong key: every token below is a forgery
     spellings = [
         allowlisted,
-        f"http://LocalHost:{server.port}/jwks.json",
-        f"HTTP://localhost:0{server.port}/jwks.json",
-        f"http://localhost:{server.port}/jwks.json/",
-        f"http://localhost:{server.port}/jwks.json//",
+        f"http://LocalHost:{stub_server.port}/jwks.json",
+        f"HTTP://localhost:0{stub_server.port}/jwks.json",
+        f"http://localhost:{stub_server.port}/jwks.json/",
+        f"http://localhost:{stub_server.port}/jwks.json//",
     ]
     for jku in spellings:
         with pytest.raises(Unauthorized):
             auth.authenticate(
                 bearer(forger.sign(cds_claims(ISS, SERVICE_URL), {"jku": jku})), audience_url=SERVICE_URL
             )
-    assert server.hits == {"/jwks.json": 1}
+    assert stub_server.hits == {"/jwks.json": 1}
     token = key.sign(cds_claims(ISS, SERVICE_URL), {"jku": spellings[1]})
     assert auth.authenticate(bearer(token), audience_url=SERVICE_URL) is not None
-    assert server.hits == {"/jwks.json": 1}
+    assert stub_server.hits == {"/jwks.json": 1}
 
 
 @pytest.mark.parametrize("exp", ["string", "bool", "absent"])
