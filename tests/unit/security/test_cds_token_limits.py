@@ -68,6 +68,7 @@ def test_jku_spelled_differently_is_fetched_once(
     token = key.sign(cds_claims(ISS, SERVICE_URL), {"jku": spellings[1]})
     assert auth.authenticate(bearer(token), audience_url=SERVICE_URL) is not None
     assert stub_server.hits == {"/jwks.json": 1}
+    assert len(auth.keys) == 1  # one cache entry, by the normalised URL
 
 
 @pytest.mark.parametrize("exp", ["string", "bool", "absent"])
