@@ -118,9 +118,86 @@ class MissingFact:
     fact: str
     text: str
     options: tuple[Option, ...]
+    question: str = ""  # the question to the ordering clinician, in words (clinical-rules §7)
 
     def to_json(self) -> Json:
-        return {"fact": self.fact, "text": self.text, "options": [o.to_json() for o in self.options]}
+        return {
+            "fact": self.fact,
+            "text": self.text,
+            "question": self.question,
+            "options": [o.to_json() for o in self.options],
+        }
+
+
+@dataclass(frozen=True)
+class Concordant:
+    """The study that does cover the indication's region, with its own rating (clinical-rules §3 step 5)."""
+
+    procedure: ProcedureRef
+    topic: TopicRef
+    variant: VariantRef | None
+    category: Category | None
+
+    def to_json(self) -> Json:
+        return {
+            "procedure": self.procedure.to_json(),
+            "topic": self.topic.to_json(),
+            "variant": self.variant.to_json() if self.variant else None,
+            "category": self.category,
+        }
+
+
+@dataclass(frozen=True)
+class SafetyEntry:
+    """One safety check's finding (clinical-rules §5, §7): MR safety of implants, pregnancy, region mismatch."""
+
+    check: str  # "mr-safety" | "pregnancy" | "region"
+    status: str  # mr-safety: unsafe | unknown | conditional; pregnancy: pregnant; region: mismatch
+    indicator: Indicator
+    text: str
+    evidence: tuple[str, ...] = ()
+    concordant: Concordant | None = None  # region mismatch only
+
+    def to_json(self) -> Json:
+        out: Json = {
+            "check": self.check,
+            "status": self.status,
+            "indicator": self.indicator,
+            "text": self.text,
+            "evidence": list(self.evidence),
+        }
+        if self.concordant is not None:
+            out["concordant"] = self.concordant.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class StatedAssumption:
+    """A value taken without evidence because a setting says so, and said (clinical-rules §2.4, §7)."""
+
+    fact: str
+    value: bool
+    text: str
+    setting: str
+
+    def to_json(self) -> Json:
+        return {"fact": self.fact, "value": self.value, "text": self.text, "setting": self.setting}
+
+
+@dataclass(frozen=True)
+class RatedUnder:
+    """One topic a combined study was rated under (clinical-rules §3 step 5: both topics, the cautious category)."""
+
+    topic: TopicRef
+    variant: VariantRef | None
+    category: Category | None
+
+    def to_json(self) -> Json:
+        return {
+            "topic": self.topic.to_json(),
+            "variant": self.variant.to_json() if self.variant else None,
+            "category": self.category,
+        }
 
 
 @dataclass(frozen=True)
@@ -214,6 +291,9 @@ class Result:
     data_issues: tuple[str, ...]
     criteria_version: str
     source: Source
+    safety: tuple[SafetyEntry, ...] = ()
+    assumptions: tuple[StatedAssumption, ...] = ()
+    rated_under: tuple[RatedUnder, ...] = ()
     latency_ms: float | None = None  # set once the result is complete
     cds_card: CardLink | None = None  # set by the CDS service once the card is built
 
@@ -255,7 +335,11 @@ class Result:
             "dataIssues": list(self.data_issues),
             "criteriaVersion": self.criteria_version,
             "source": self.source.to_json(),
+            "safety": [e.to_json() for e in self.safety],
+            "assumptions": [a.to_json() for a in self.assumptions],
         }
+        if self.rated_under:
+            out["ratedUnder"] = [r.to_json() for r in self.rated_under]
         if self.latency_ms is not None:
             out["latencyMs"] = self.latency_ms
         if self.cds_card is not None:

@@ -117,6 +117,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "fact": {"type": "string"},
             "text": {"type": "string"},
+            "question": {"type": "string", "description": "the question to the ordering clinician, in words"},
             "options": {
                 "type": "array",
                 "items": {
@@ -125,6 +126,32 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {"outcome": {"type": "string"}},
                 },
             },
+        },
+    },
+    "SafetyEntry": {
+        "description": "A safety check's finding (clinical-rules §5): MR safety of implants, pregnancy, region.",
+        "type": "object",
+        "required": ["check", "status", "indicator", "text", "evidence"],
+        "properties": {
+            "check": {"enum": ["mr-safety", "pregnancy", "region"]},
+            "status": {"type": "string"},
+            "indicator": {"enum": [i.value for i in Indicator]},
+            "text": {"type": "string"},
+            "evidence": {"type": "array", "items": {"type": "string"}},
+            "concordant": {
+                "type": "object",
+                "description": "region mismatch: the concordant study and its rating",
+            },
+        },
+    },
+    "Assumption": {
+        "type": "object",
+        "required": ["fact", "value", "text", "setting"],
+        "properties": {
+            "fact": {"type": "string"},
+            "value": {"type": "boolean"},
+            "text": {"type": "string"},
+            "setting": {"type": "string"},
         },
     },
     "Alternative": {
@@ -175,6 +202,13 @@ SCHEMAS: dict[str, Any] = {
             "missing": {"type": "array", "items": _ref("MissingFact")},
             "alternatives": {"type": "array", "items": _ref("Alternative")},
             "source": _nullable({"type": "object"}),
+            "safety": {"type": "array", "items": _ref("SafetyEntry")},
+            "assumptions": {"type": "array", "items": _ref("Assumption")},
+            "ratedUnder": {
+                "type": "array",
+                "description": "a combined thoracic + lumbar study: each topic it was rated under",
+                "items": {"type": "object", "required": ["topic", "category"]},
+            },
             "dataIssues": {"type": "array"},
             "criteriaVersion": {"type": "string", "minLength": 1},
         },

@@ -46,6 +46,8 @@ KEYS = [
     "dataIssues",
     "criteriaVersion",
     "source",
+    "safety",
+    "assumptions",
 ]
 DOC_URI = "urn:spine-auc:openapi"
 
