@@ -1,4 +1,4 @@
-"""Who may read the auditor page (``/audit``): a configured auditor bearer token.
+"""Who may read the auditor page (``/audit``): a configured auditor bearer token, or an API client token.
 
 ``SPINE_AUC_AUDITOR_TOKENS`` (JSON list) holds the tokens, each as ``sha256:<hex digest>`` (preferred: the
 secret is not in the configuration) or as the token itself. A request is an auditor's when it carries
@@ -7,9 +7,13 @@ session cookie the login form sets after such a token was typed (an HMAC of a ti
 token's digest: it reveals nothing of the token, expires after ``AUDITOR_SESSION_SECONDS``, HttpOnly,
 SameSite=Strict, Secure over HTTPS).
 
-Off by default: with no token configured the page answers only on a loopback bind (the embedded
-default, a developer's machine) and to loopback peers; on any other bind it answers 404 until tokens
-are configured. Configuring tokens makes them required everywhere, loopback included.
+An API client token (``SPINE_AUC_API_TRUSTED_ISSUERS``, :mod:`app.security.api_auth`) holding the scope
+``system/spine-auc.audit.read`` is accepted too, as a bearer header; it sees its own tenant's consultations.
+
+Off by default: with neither auditor tokens nor API issuers configured the page answers only on a
+loopback bind (the embedded default, a developer's machine) and to loopback peers; on any other bind it
+answers 404 until one of them is configured. Configuring either makes a credential required everywhere,
+loopback included.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from app.security.cds_auth import is_loopback_host
 
 COOKIE = "spine_auc_auditor"
+SCOPE_AUDIT_READ = "system/spine-auc.audit.read"
 DEFAULT_SESSION_SECONDS = 8 * 3600
 
 
@@ -79,18 +84,22 @@ def session_valid(cookie: str | None, digests: list[str], max_age: int, now: flo
     return valid
 
 
-def page_enabled(config: dict[str, Any], remote_addr: str | None) -> bool:
+def credentials_configured(config: dict[str, Any], api_issuers: bool) -> bool:
+    return bool(configured_digests(config)) or api_issuers
+
+
+def page_enabled(config: dict[str, Any], remote_addr: str | None, *, api_issuers: bool) -> bool:
     """Whether the page exists for this caller at all (see the module docstring)."""
-    if configured_digests(config):
+    if credentials_configured(config, api_issuers):
         return True
     return is_loopback_host(str(config.get("BIND_HOST") or "")) and is_loopback_host(remote_addr)
 
 
 def is_auditor(config: dict[str, Any], authorization: str | None, cookie: str | None) -> bool:
-    """True when the request carries an auditor credential, or when none is configured (loopback only)."""
+    """True when the request carries an auditor token or session (API client tokens: see the page)."""
     digests = configured_digests(config)
     if not digests:
-        return True  # page_enabled() has already limited this case to loopback
+        return False
     bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else ""
     if bearer and token_matches(bearer, digests):
         return True

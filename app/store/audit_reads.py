@@ -22,11 +22,19 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def consultations_between(
-    store: ConsultationStore, since: datetime | None, until: datetime | None, *, limit: int = MAX_ROWS
+    store: ConsultationStore,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    tenant: str | None = None,
+    limit: int = MAX_ROWS,
 ) -> list[dict[str, Any]]:
-    """``{recordedAt, callerIss, patient, result}`` per consultation recorded in ``[since, until)``."""
+    """``{recordedAt, callerIss, patient, result}`` per consultation recorded in ``[since, until)``
+    (of ``tenant`` only, when given)."""
     table = s.consultations
     query = select(table.c.created_at, table.c.caller_iss, table.c.patient, table.c.result)
+    if tenant is not None:
+        query = query.where(table.c.tenant == tenant)
     if since is not None:
         query = query.where(table.c.created_at >= since)
     if until is not None:

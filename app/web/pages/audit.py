@@ -1,8 +1,9 @@
 """The auditor page ``/audit``: the audit report's charts over the consultations store (live CDS and API
 traffic), with filters (date range, topic, category, requester) and the CDS feedback (overrides, reasons).
 
-Access: :mod:`app.security.auditor_auth` (an auditor bearer token or the session its login form sets;
-without configured tokens, loopback only). The "requester" the store knows is the calling system (the CDS
+Access: :mod:`app.security.auditor_auth` (an auditor bearer token or the session its login form sets, or
+an API client token with scope ``system/spine-auc.audit.read``, limited to its tenant; with neither
+configured, loopback only). The "requester" the store knows is the calling system (the CDS
 client's or API caller's issuer); "direct" when the call carried none.
 """
 
@@ -14,16 +15,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from app.audit.sections import STYLE, all_sections
 from app.audit.summary import Key, Summary, keys_of, label
-from app.errors import NotFound
+from app.errors import NotFound, Unauthorized
+from app.security.api_auth import ApiAuthenticator
 from app.security.auditor_auth import (
     COOKIE,
+    SCOPE_AUDIT_READ,
     configured_digests,
+    credentials_configured,
     is_auditor,
     page_enabled,
     session_cookie,
@@ -43,16 +47,43 @@ def _store() -> ConsultationStore:
     return store
 
 
+def _api_auth() -> ApiAuthenticator | None:
+    auth: ApiAuthenticator | None = current_app.extensions.get("spine_auc.api_auth")
+    return auth
+
+
+def _api_client_tenant(authorization: str | None) -> str | None:
+    """The tenant of an API client token holding the audit scope, or ``None`` (no such token)."""
+    auth = _api_auth()
+    if auth is None or not auth.issuers or not authorization or authorization.count(".") != 2:
+        return None  # an auditor token is not a JWT: it is never sent to the JWT verifier
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    audience = str(base).rstrip("/") if base else request.host_url.rstrip("/")
+    try:
+        client = auth.verify(authorization, audience=audience)
+    except Unauthorized:
+        return None
+    return client.tenant if SCOPE_AUDIT_READ in client.scopes else None
+
+
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     config = current_app.config
-    if not page_enabled(config, request.remote_addr):
+    auth = _api_auth()
+    issuers = bool(auth is not None and auth.issuers)
+    if not page_enabled(config, request.remote_addr, api_issuers=issuers):
         raise NotFound("the auditor page is off: configure SPINE_AUC_AUDITOR_TOKENS")
-    if request.endpoint == "audit_page.login":
+    g.audit_tenant = None
+    if request.endpoint == "audit_page.login" or not credentials_configured(config, issuers):
         return None
-    if not is_auditor(config, request.headers.get("Authorization"), request.cookies.get(COOKIE)):
-        return make_response(render_template("audit/login.html", style=Markup(STYLE), failed=False), 401)
-    return None
+    authorization = request.headers.get("Authorization")
+    if is_auditor(config, authorization, request.cookies.get(COOKIE)):
+        return None
+    tenant = _api_client_tenant(authorization)
+    if tenant is not None:
+        g.audit_tenant = tenant
+        return None
+    return make_response(render_template("audit/login.html", style=Markup(STYLE), failed=False), 401)
 
 
 @bp.post("/login")
@@ -94,7 +125,7 @@ def _rows() -> tuple[list[dict[str, Any]], dict[str, set[str]], int]:
     start, end = _date("from"), _date("to")
     since = datetime.combine(start, time(), UTC) if start else None
     until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
-    read = consultations_between(_store(), since, until)
+    read = consultations_between(_store(), since, until, tenant=g.get("audit_tenant"))
     wanted = _filters()
     rows: list[dict[str, Any]] = []
     choices: dict[str, set[str]] = {"topic": set(), "category": set(), "requester": set()}
@@ -127,6 +158,8 @@ def _feedback(rows: list[dict[str, Any]]) -> dict[str, Any]:
     until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
     items = feedback_between(_store(), since, until)
     by_card = {(r.get("cdsCard") or {}).get("uuid"): r for r in rows if r.get("cdsCard")}
+    if g.get("audit_tenant") is not None:  # an API client sees the feedback on its own tenant's cards
+        items = [i for i in items if i["card"] in by_card]
     outcomes = Counter(i["outcome"] for i in items)
     reasons: Counter[str] = Counter()
     overrides: list[dict[str, str]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.security.auditor_auth import digest_of, session_cookie, session_valid
-from tests.audit_page_data import populate
+from app.security.api_auth import SCOPE_EVALUATE
+from app.security.auditor_auth import SCOPE_AUDIT_READ, digest_of, session_cookie, session_valid
+from tests.audit_page_data import REPO, populate
+from tests.jwt_keys import KeyPair, api_claims
 
 TOKEN = "auditor-secret-token-1"
+ISS = "https://auth.example.org"
+AUD = "https://auc.example.org"
 
 
 def _app(tmp_path: Path, **overrides: Any) -> Flask:
@@ -112,3 +117,28 @@ def test_filters_and_drill_down_agree(traffic: tuple[Flask, Any]) -> None:
     assert "insufficient-data" not in listed
     future = client.get("/audit?from=2999-01-01", headers=_auth()).get_data(as_text=True)
     assert '<b id="shown">0</b>' in future
+
+
+def test_an_api_client_token_with_the_audit_scope_sees_its_tenant(tmp_path: Path) -> None:
+    key = KeyPair("ES384", "api-1")
+    issuers = [{"iss": ISS, "jwks_file": key.write_jwks(tmp_path / "jwks.json"), "audiences": [AUD]}]
+    app = _app(tmp_path, BIND_HOST="0.0.0.0", API_TRUSTED_ISSUERS=issuers)
+    client = app.test_client()
+
+    def bearer(scope: str, tenant: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key.sign(api_claims(ISS, AUD, scope, tenant=tenant))}"}
+
+    example = json.loads((REPO / "fhir_fixtures" / "examples" / "lbp-v3-mri.json").read_text())
+    for tenant, times in (("clinic-1", 2), ("clinic-2", 1)):
+        for _ in range(times):
+            response = client.post(
+                "/api/v1/appropriateness", json=example, headers=bearer(SCOPE_EVALUATE, tenant)
+            )
+            assert response.status_code == 200
+    assert client.get("/audit").status_code == 401
+    assert client.get("/audit", headers=bearer(SCOPE_EVALUATE, "clinic-1")).status_code == 401
+    page = client.get("/audit", headers=bearer(SCOPE_AUDIT_READ, "clinic-1"))
+    assert page.status_code == 200
+    assert '<b id="shown">2</b>' in page.get_data(as_text=True)
+    other = client.get("/audit", headers=bearer(SCOPE_AUDIT_READ, "clinic-2")).get_data(as_text=True)
+    assert '<b id="shown">1</b>' in other
