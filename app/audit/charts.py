@@ -93,23 +93,23 @@ def month_columns(
     if not rows:
         return '<p class="empty">no orders</p>'
     plot_h = height - 40
-    step = (width - 40) / len(rows)
+    step = min((width - 44) / len(rows), 48.0)
     out = [
         f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg">',
-        f'<line x1="30" y1="{plot_h + 5}" x2="{width}" y2="{plot_h + 5}" stroke="#90a4ae"/>',
+        f'<line x1="40" y1="{plot_h + 5}" x2="{44 + step * len(rows):.0f}" y2="{plot_h + 5}" stroke="#90a4ae"/>',
         '<text x="26" y="14" text-anchor="end" font-size="10">100%</text>',
-        f'<text x="26" y="{plot_h + 5}" text-anchor="end" font-size="10">0%</text>',
+        f'<text x="36" y="{plot_h + 5}" text-anchor="end" font-size="10">0%</text>',
     ]
     for i, (name, part, whole) in enumerate(rows):
         share = part / whole if whole else 0.0
         h = share * (plot_h - 5)
-        x = 34 + i * step
+        x = 44 + i * step
         out.append(
             f'<rect x="{x:.1f}" y="{plot_h + 5 - h:.1f}" width="{max(step - 4, 2):.1f}" height="{h:.1f}" '
             f'fill="{COLOURS["usually-appropriate"]}"><title>{escape(name)}: {part} of {whole} ({share:.0%})</title></rect>'
         )
-        if len(rows) <= 24 or i % 2 == 0:
+        if step >= 40 or i % 2 == 0:
             out.append(
                 f'<text x="{x + step / 2:.1f}" y="{plot_h + 20}" text-anchor="middle" font-size="9">{escape(name or "no date")}</text>'
             )
