@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -82,6 +83,17 @@ def audit(
     def on_progress(orders: int, _partitions: int) -> None:
         progress.advance(task[0], orders)
 
+    # Ctrl-C asks the job to stop (checked while tasks run and between steps: Dask's own threads must not
+    # swallow it); a second Ctrl-C interrupts at once.
+    stop_requested: list[bool] = []
+
+    def on_sigint(_signum: int, _frame: Any) -> None:
+        if stop_requested:
+            raise KeyboardInterrupt
+        stop_requested.append(True)
+        console.print("stopping: finishing the partitions in flight … (Ctrl-C again to abort now)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         with progress:
             if not quiet:
@@ -96,12 +108,15 @@ def audit(
                 partitions=partitions,
                 on_start=on_start,
                 on_progress=on_progress,
+                should_stop=lambda: bool(stop_requested),
             )
     except KeyboardInterrupt:
         console.print("interrupted: the partitions written so far are kept; rerun with --resume to finish")
         sys.exit(130)
     except FileNotFoundError as err:
         raise click.ClickException(str(err)) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     m = outcome.manifest
     for problem in m.malformed_listed[:20]:
         console.print(f"malformed line {problem}")

@@ -22,6 +22,7 @@ from app.audit.partition import Manifest, choose_partitions, input_signature, pa
 from app.audit.results import concatenate, done_partitions, invalid_orders, part_path
 from app.audit.summary import Summary, summarise_file
 
+POLL_SECONDS = 0.5  # how often the driver looks for a stop request while tasks run
 ProgressFn = Callable[[int, int], None]  # (orders done in this step, partitions done in this step)
 
 
@@ -91,11 +92,12 @@ def evaluate_all(
     criteria_dir: str,
     *,
     on_progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[int, float]:
     """Evaluate every partition not written yet; returns the partitions skipped (``--resume``) and the peak
     resident memory of a worker (MB)."""
     import dask.bag as db
-    from distributed import as_completed
+    from distributed import wait
 
     todo = [i for i in range(manifest.partitions) if i not in done_partitions(out, manifest.partitions)]
     skipped = manifest.partitions - len(todo)
@@ -109,12 +111,20 @@ def evaluate_all(
         lambda i: evaluate_partition(work, i, str(out), criteria_dir)
     )
     futures = client.compute(bag.to_delayed())
+    pending = set(futures)
     try:
-        for future in as_completed(futures):
-            for done in future.result():
-                peak = max(peak, done["peak_rss_mb"])
-                if on_progress is not None:
-                    on_progress(done["orders"], 1)
+        while pending:
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
+            try:
+                finished, pending = wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                continue
+            for future in finished:
+                for done in future.result():
+                    peak = max(peak, done["peak_rss_mb"])
+                    if on_progress is not None:
+                        on_progress(done["orders"], 1)
     except BaseException:
         client.cancel(futures)
         raise
@@ -141,8 +151,10 @@ def run_audit(
     partitions: int | None = None,
     on_start: Callable[[Manifest], None] | None = None,
     on_progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> AuditOutcome:
-    """The whole job. Interrupting it (KeyboardInterrupt) leaves only complete partition files behind."""
+    """The whole job. Interrupting it (KeyboardInterrupt, or ``should_stop()`` turning true) leaves only
+    complete partition files behind."""
     from app.audit.report import write_report
 
     started = time.perf_counter()
@@ -152,14 +164,23 @@ def run_audit(
     manifest = prepare(export_dir, out, n_workers, resume=resume, partitions=partitions)
     if on_start is not None:
         on_start(manifest)
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+
+    check()
     with dask_client(scheduler, n_workers) as client:
+        check()
         client.wait_for_workers(1 if scheduler else n_workers)
         if scheduler:
             n_workers = len(client.scheduler_info()["workers"])
         # Every worker loads (and validates) the criteria once, before the clock starts.
         client.run(warm_worker, criteria_dir)
         evaluating = time.perf_counter()
-        skipped, peak = evaluate_all(client, manifest, out, criteria_dir, on_progress=on_progress)
+        skipped, peak = evaluate_all(
+            client, manifest, out, criteria_dir, on_progress=on_progress, should_stop=should_stop
+        )
         evaluation_seconds = time.perf_counter() - evaluating
         summary = summarise(client, out, manifest.partitions)
     invalid = invalid_orders(out, manifest.partitions)
