@@ -93,13 +93,13 @@ def month_columns(
     if not rows:
         return '<p class="empty">no orders</p>'
     plot_h = height - 40
-    step = min((width - 44) / len(rows), 48.0)
+    step = min((width - 70) / len(rows), 48.0)
     out = [
         f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="40" y1="{plot_h + 5}" x2="{44 + step * len(rows):.0f}" y2="{plot_h + 5}" stroke="#90a4ae"/>',
         '<text x="26" y="14" text-anchor="end" font-size="10">100%</text>',
-        f'<text x="36" y="{plot_h + 5}" text-anchor="end" font-size="10">0%</text>',
+        f'<text x="39" y="{plot_h + 5}" text-anchor="end" font-size="9">0%</text>',
     ]
     for i, (name, part, whole) in enumerate(rows):
         share = part / whole if whole else 0.0
