@@ -98,7 +98,7 @@ def month_columns(
         f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
         'xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="40" y1="{plot_h + 5}" x2="{44 + step * len(rows):.0f}" y2="{plot_h + 5}" stroke="#90a4ae"/>',
-        '<text x="26" y="14" text-anchor="end" font-size="10">100%</text>',
+        '<text x="39" y="14" text-anchor="end" font-size="9">100%</text>',
         f'<text x="39" y="{plot_h + 5}" text-anchor="end" font-size="9">0%</text>',
     ]
     for i, (name, part, whole) in enumerate(rows):
