@@ -33,7 +33,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_export(root / "export", args.patients, seed=7, fixtures=REPO / "fhir_fixtures")
-        run_audit(str(root / "export"), str(root / "out"), criteria_dir=str(REPO / "criteria"), workers=2)
+        run_audit(str(root / "export"), str(root / "out"), workers=2)  # the bundled clinical content
         driver = chrome.start(1200, 1500)
         try:
             driver.get((root / "out" / "report.html").as_uri())

@@ -144,7 +144,7 @@ def run_audit(
     export_dir: str,
     out_dir: str,
     *,
-    criteria_dir: str,
+    criteria_dir: str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
     resume: bool = False,
@@ -158,6 +158,10 @@ def run_audit(
     from app.audit.report import write_report
 
     started = time.perf_counter()
+    if criteria_dir is None:
+        from app.config import load_config
+
+        criteria_dir = str(load_config()["CRITERIA_DIR"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_workers = workers or os.cpu_count() or 1
