@@ -12,7 +12,7 @@ facts: the criteria loader checks fact references against :func:`base_fact_names
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -387,7 +387,12 @@ def _register_red_flag(fact: str) -> None:
         """Coded red flag (confirmed or suspected); else findings that suggest it make it unknown, asked."""
         out = _Out()
         _condition_present(out, index, criteria, fact)
-        if out.facts[fact].value is not False or not index.episode.conditions:
+        present = out.facts[fact]
+        if present.value:
+            coded = finding_names(_conditions(index, criteria, fact), criteria)
+            if coded:  # name what was found ("personal history of malignant neoplasm of prostate")
+                out.facts[fact] = replace(present, text=f"{present.text}: {_and(coded)}")
+        if present.value is not False or not index.episode.conditions:
             return out.findings()
         found = suggesting_findings(index, criteria, source, evaluation)
         if found:
