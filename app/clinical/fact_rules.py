@@ -447,7 +447,11 @@ def progressive_deficit(index: RecordIndex, criteria: Criteria, evaluation: date
             ),
             f"{names} {verb} recorded: is the deficit severe or rapidly progressing?",
         )
-        out.unknown(group, {"progressive_deficit": f"{names} recorded; severity not in the record"}, [c.ref for c, _ in found])
+        out.unknown(
+            group,
+            {"progressive_deficit": f"{names} recorded; severity not in the record"},
+            [c.ref for c, _ in found],
+        )
     else:
         out.known("progressive_deficit", False, "No motor deficit finding recorded with back pain", [])
     return out.findings()
@@ -495,7 +499,13 @@ def intervention_candidate(index: RecordIndex, criteria: Criteria, evaluation: d
             "assumes the patient is a candidate for surgery or intervention; if not, the study is usually "
             "not appropriate"
         )
-        out.known("intervention_candidate", True, f"Intervention candidacy: {text}", [], ("intervention_candidate", True))
+        out.known(
+            "intervention_candidate",
+            True,
+            f"Intervention candidacy: {text}",
+            [],
+            ("intervention_candidate", True),
+        )
         return Findings(
             tuple(out.facts.values()),
             (),
@@ -718,7 +728,9 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
         else:
             why = f"{weeks_text}: {', '.join(c.ref for c in unknown_lengths)} has no recorded length"
             names = [c.label for c in unknown_lengths]
-        therapy = " and ".join(dict.fromkeys(names)) or "conservative therapy (medication or physical therapy)"
+        therapy = (
+            " and ".join(dict.fromkeys(names)) or "conservative therapy (medication or physical therapy)"
+        )
         verb = "attend" if names and all(c.session for c in items if c.label in names) else "take"
         group = UnknownGroup(
             "management_weeks",
@@ -819,7 +831,7 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
 
 
 def _site_region(sites: Sequence[Any], criteria: Criteria) -> str | None:
-    """"lumbar", "spine" (another or no named spinal region), "other" (not spinal), or None (no bodySite)."""
+    """ "lumbar", "spine" (another or no named spinal region), "other" (not spinal), or None (no bodySite)."""
     if not sites:
         return None
     tags: set[str] = set()
@@ -896,7 +908,9 @@ def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
             if all(r.startswith("Condition/") for r, _ in uncertain)
             else "Was the spine surgery of the lumbar spine?",
         )
-        out.unknown(group, {"prior_lumbar_surgery": f"region of {which} not recorded"}, [r for r, _ in uncertain])
+        out.unknown(
+            group, {"prior_lumbar_surgery": f"region of {which} not recorded"}, [r for r, _ in uncertain]
+        )
         dates = [d for _, d in uncertain if d is not None]
         _after_surgery(out, back, dates, [r for r, _ in uncertain])
         return out.findings()

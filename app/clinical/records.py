@@ -135,7 +135,9 @@ class Interval:
     end: date | None
     ongoing: bool  # status says the medication is still taken
     status: str
-    length_known: bool = True  # False: a completed item with no length covers its day, its true length unknown
+    length_known: bool = (
+        True  # False: a completed item with no length covers its day, its true length unknown
+    )
     body_site: tuple[Any, ...] = ()  # Procedure.bodySite concepts
 
 
@@ -191,7 +193,9 @@ def dated_before(cond: ConditionInfo, evaluation: date) -> tuple[ConditionInfo, 
         return cond, None
     head = f"{cond.ref}: onset {cond.onset.isoformat()} is after the evaluation date {evaluation.isoformat()}"
     if cond.recorded is not None and cond.recorded <= evaluation:
-        return replace(cond, onset=cond.recorded), f"{head}; the recorded date {cond.recorded.isoformat()} is used"
+        return replace(
+            cond, onset=cond.recorded
+        ), f"{head}; the recorded date {cond.recorded.isoformat()} is used"
     return replace(cond, onset=None, recorded=None), f"{head}; onset unknown"
 
 
@@ -523,13 +527,15 @@ def read_record(
     for res in resources.get("ServiceRequest", []):
         if isinstance(res, dict) and ref_of(res) != order_ref and res.get("status") not in REFERRAL_EXCLUDED:
             try:
-                tags = concept_tags(res.get("code"), criteria)
+                code = res.get("code")
+                tags, names = concept_tags(code, criteria), name_tags(code, criteria)
             except ValueError as err:
                 issues.append(f"{ref_of(res)} skipped: {err}")
                 continue
-            if tags:
+            if tags or names:
                 when = parse_date(res.get("authoredOn"))
-                referrals.append(TaggedInterval(Interval(ref_of(res), res.get("code"), when, when, False, ""), tags, {}))
+                referral = Interval(ref_of(res), code, when, when, False, str(res.get("status") or ""))
+                referrals.append(TaggedInterval(referral, tags, names))
     reasons = []
     for concept in order_reasons:
         try:
@@ -562,6 +568,4 @@ def _not_recognised(item: Interval, kind: str) -> str:
 
 def _imaging_code(concept: Any, criteria: Criteria) -> bool:
     """A code of the imaging procedure table (a prior study is read by the prior-radiograph rule)."""
-    return any(
-        (str(c.get("system")), str(c.get("code"))) in criteria.codes for c in codings_of(concept)
-    )
+    return any((str(c.get("system")), str(c.get("code"))) in criteria.codes for c in codings_of(concept))
