@@ -178,21 +178,30 @@ class _Out:
         """The facts are unknown because the resources they are read from could not be obtained."""
         text = f"{rtype} resources could not be obtained"
         for name in names:
-            self.unknown(bool_group(name, f"{criteria.fact_texts.get(name, name)}: {text}"), {name: text})
+            label = criteria.fact_texts.get(name, name)
+            question = f"{label}: is this present? (the record's {rtype} resources could not be obtained)"
+            self.unknown(bool_group(name, f"{label}: {text}", question=question), {name: text})
 
     def findings(self) -> Findings:
         return Findings(tuple(self.facts.values()), tuple(self.groups.values()), tuple(self.issues))
 
 
 def bool_group(
-    name: str, text: str, *, group: str | None = None, labels: tuple[str, str] = ("yes", "no")
+    name: str,
+    text: str,
+    *,
+    group: str | None = None,
+    labels: tuple[str, str] = ("yes", "no"),
+    question: str = "",
 ) -> UnknownGroup:
     """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs).
 
     The "false" reading comes first: when every reading agrees, the reported variant is the one the record
     supports without assuming the finding.
     """
-    return UnknownGroup(group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})))
+    return UnknownGroup(
+        group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})), question
+    )
 
 
 def numeric_options(
@@ -368,7 +377,12 @@ def suggesting_findings(
 
 
 def finding_names(found: Sequence[tuple[ConditionInfo, Match]], criteria: Criteria) -> list[str]:
-    """The findings in words: the Condition's text, else the value set's code display."""
+    """The suggesting findings in words: each finding value set's title ("fever", "IV drug use")."""
+    return list(dict.fromkeys(criteria.value_sets[m.value_set].title for _, m in found))
+
+
+def condition_names(found: Sequence[tuple[ConditionInfo, Match]]) -> list[str]:
+    """Coded conditions in words: the Condition's text, else its code."""
     names = []
     for cond, m in found:
         texts = texts_of(cond.code)
@@ -389,21 +403,22 @@ def _register_red_flag(fact: str) -> None:
         _condition_present(out, index, criteria, fact)
         present = out.facts[fact]
         if present.value:
-            coded = finding_names(_conditions(index, criteria, fact), criteria)
+            coded = condition_names(_conditions(index, criteria, fact))
             if coded:  # name what was found ("personal history of malignant neoplasm of prostate")
                 out.facts[fact] = replace(present, text=f"{present.text}: {_and(coded)}")
         if present.value is not False or not index.episode.conditions:
             return out.findings()
         found = suggesting_findings(index, criteria, source, evaluation)
         if found:
-            names = _and(finding_names(found, criteria))
-            verb = "is" if len(found) == 1 else "are"
+            listed = finding_names(found, criteria)
+            names = _and(listed)
+            verb = "is" if len(listed) == 1 else "are"
             label = criteria.fact_texts.get(fact, fact)
             group = bool_group(
                 fact,
-                f"{label}: suggested by {names} with back pain (§2.5: asked, never inferred)",
+                f"{label}: {names} {verb} recorded with back pain (a suggested red flag is asked, never inferred)",
+                question=f"{names[0].upper()}{names[1:]} {verb} recorded: {subject}",
             )
-            group = UnknownGroup(group.name, group.text, group.options, f"{names} {verb} recorded: {subject}")
             out.unknown(group, {fact: f"suggested by {names}; not confirmed"}, [c.ref for c, _ in found])
         return out.findings()
 
@@ -434,18 +449,20 @@ def progressive_deficit(index: RecordIndex, criteria: Criteria, evaluation: date
         else []
     )
     if found:
-        names = _and(finding_names(found, criteria))
-        verb = "is" if len(found) == 1 else "are"
+        listed = finding_names(found, criteria)
+        names = _and(listed)
+        verb = "is" if len(listed) == 1 else "are"
         group = UnknownGroup(
             "progressive_deficit",
-            f"Severe or rapidly progressive neurologic deficit: {names} recorded with back pain (§2.5: never "
-            "inferred). If yes, rated with LBP V4's table (interpretation: ACR 2015 V6 combined cauda equina and "
-            "rapidly progressive deficit; 2016 narrative: MRI)",
+            f"Severe or rapidly progressive neurologic deficit: {names} {verb} recorded with back pain; the "
+            "severity is not in the record. If yes, Low Back Pain V4's table is used (an interpretation: ACR's "
+            "2015 variant 6 combined cauda equina and rapidly progressive deficit; the 2016 narrative recommends "
+            "MRI)",
             (
                 ("no", {"progressive_deficit": False}),
                 ("yes (rated with the V4 table: interpretation)", {"progressive_deficit": True}),
             ),
-            f"{names} {verb} recorded: is the deficit severe or rapidly progressing?",
+            f"{names[0].upper()}{names[1:]} {verb} recorded: is the deficit severe or rapidly progressing?",
         )
         out.unknown(
             group,
@@ -512,12 +529,10 @@ def intervention_candidate(index: RecordIndex, criteria: Criteria, evaluation: d
             (),
             (Assumption("intervention_candidate", True, text, "assumeInterventionCandidate"),),
         )
-    group = bool_group("intervention_candidate", "Candidate for surgery or intervention (not in the record)")
-    group = UnknownGroup(
-        group.name,
-        group.text,
-        group.options,
-        "Is the patient a candidate for surgery or an intervention (e.g. epidural injection)?",
+    group = bool_group(
+        "intervention_candidate",
+        "Candidate for surgery or intervention (not in the record)",
+        question="Is the patient a candidate for surgery or an intervention (e.g. epidural injection)?",
     )
     out.unknown(group, {"intervention_candidate": "candidacy not recorded"})
     return out.findings()
@@ -547,6 +562,7 @@ def back_pain(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findi
     return out.findings()
 
 
+DURATION_QUESTION = "When did the current episode of back pain start?"
 DURATION_FACTS = ("duration_acute", "duration_subacute_or_chronic", "duration_chronic", "pain_over_4_weeks")
 DURATION_SETTINGS = ("subacuteFromDays", "chronicFromDays", "childPainRedFlagDays")
 
@@ -598,6 +614,7 @@ def duration(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
             "duration",
             f"Back-pain duration ({why})",
             numeric_options(_duration_cuts(criteria), assignment, "days"),
+            question=DURATION_QUESTION,
         )
         out.unknown(
             group,
@@ -707,7 +724,7 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
             "duration",
             f"Back-pain duration ({_duration_unknown_because(index)})",
             numeric_options([*_duration_cuts(criteria), (reach, "lt")], joint, "days"),
-            question="When did this episode of back pain start?",
+            question=DURATION_QUESTION,
         )
         out.unknown(
             group,
@@ -726,7 +743,10 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
             why = f"{'/'.join(missing_types)} could not be obtained"
             names = []
         else:
-            why = f"{weeks_text}: {', '.join(c.ref for c in unknown_lengths)} has no recorded length"
+            why = (
+                f"{', '.join(f'{c.label} ({c.ref})' for c in unknown_lengths)}: no recorded length, so the "
+                f"longest run is {weeks_text.split(' (')[0]}"
+            )
             names = [c.label for c in unknown_lengths]
         therapy = (
             " and ".join(dict.fromkeys(names)) or "conservative therapy (medication or physical therapy)"
@@ -734,7 +754,7 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
         verb = "attend" if names and all(c.session for c in items if c.label in names) else "take"
         group = UnknownGroup(
             "management_weeks",
-            f"Weeks of conservative therapy ({why})",
+            f"Weeks of conservative therapy: {why}",
             (
                 (f"less than {required:g} weeks", {"managed_6_weeks": False}),
                 (f"{required:g} weeks or more", {"managed_6_weeks": True}),
@@ -816,7 +836,10 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
         out.known("chronic_steroid_use", True, text, refs, ("chronic_steroid_use", True))
     elif undated:
         group = bool_group(
-            "chronic_steroid_use", f"Steroid exposure (courses without dates: {', '.join(undated)})"
+            "chronic_steroid_use",
+            f"Steroid exposure (courses without dates: {', '.join(undated)})",
+            question=f"Has the patient taken systemic steroids for {needed:g} days or more in the last "
+            f"{lookback:g} days?",
         )
         out.unknown(
             group,
@@ -902,7 +925,10 @@ def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
         which = ", ".join(r for r, _ in uncertain)
         group = UnknownGroup(
             "prior_lumbar_surgery",
-            f"Prior lumbar spine surgery ({which}: the record does not say which region)",
+            f"Prior lumbar spine surgery: {which} does not say which region (arthrodesis status may be any "
+            "joint)"
+            if all(r.startswith("Condition/") for r, _ in uncertain)
+            else f"Prior lumbar spine surgery: {which} does not say which region of the spine",
             (("no", {"prior_lumbar_surgery": False}), ("yes", {"prior_lumbar_surgery": True})),
             "Was the arthrodesis of the lumbar spine?"
             if all(r.startswith("Condition/") for r, _ in uncertain)
@@ -948,7 +974,11 @@ def _after_surgery(out: _Out, back: Sequence[ConditionInfo], dates: list[date], 
         )
     elif not dates or not back_dated:
         why = "the surgery has no date" if not dates else "the back-pain Condition has no date"
-        group = bool_group("new_or_progressing_after_surgery", f"New symptoms after surgery ({why})")
+        group = bool_group(
+            "new_or_progressing_after_surgery",
+            f"New symptoms after surgery ({why})",
+            question="Are the symptoms new or progressing since the spine surgery?",
+        )
         out.unknown(group, {"new_or_progressing_after_surgery": f"unknown: {why}"}, refs)
     else:
         operated = min(dates)
@@ -994,7 +1024,9 @@ def low_velocity_trauma(index: RecordIndex, criteria: Criteria, evaluation: date
         )
     elif undated:
         group = bool_group(
-            "low_velocity_trauma", f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)"
+            "low_velocity_trauma",
+            f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)",
+            question=f"Did the injury or fall happen within the last {window:g} days?",
         )
         out.unknown(group, {"low_velocity_trauma": "injury without a date"}, [c.ref for c in undated])
     elif "Condition" in index.unavailable:
