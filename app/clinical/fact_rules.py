@@ -18,6 +18,7 @@ from typing import Any
 
 from app.clinical.care import CareItem, care_bounds
 from app.clinical.care import describe as describe_run
+from app.clinical.care import runs as care_runs
 from app.clinical.care import weeks as care_weeks
 from app.clinical.facts import Assumption, Fact, Findings, PatientFacts, UnknownGroup
 from app.clinical.records import (
@@ -487,12 +488,16 @@ def intervention_candidate(index: RecordIndex, criteria: Criteria, evaluation: d
     sets = value_sets_of(criteria, "intervention_referral").procedures
     ids = {vs.id for vs in sets}
 
+    patterns = [criteria.vs_name_patterns[i] for i in ids if i in criteria.vs_name_patterns]
+
     def hit(concept: Any) -> bool:
+        texts = [t.lower() for t in texts_of(concept)]
+        if any(p.search(t) for p in patterns for t in texts):
+            return True
         try:
-            tags = {**concept_tags(concept, criteria), **name_tags(concept, criteria)}
+            return bool(ids & concept_tags(concept, criteria).keys())
         except ValueError:
             return False
-        return bool(ids & tags.keys())
 
     start = index.episode.start
     referrals = [
@@ -713,8 +718,10 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
     if lo >= need and not episode.known and not (undated or missing_types):
         # The onset is unknown, so the episode may be shorter than the run: the care clipped to the episode
         # reaches the required weeks only if the pain is at least this many days old. Branch with duration.
-        runs_found = [bounds.lower] if bounds.lower else []
-        reach = min((evaluation - r.end).days + need for r in runs_found if r.days >= need)
+        lower_runs = care_runs(
+            items, episode_start=episode.start, evaluation=evaluation, bridge_days=bridge, upper=False
+        )
+        reach = min((evaluation - r.end).days + need for r in lower_runs if r.days >= need)
         base = _duration_assignment(criteria)
 
         def joint(days: float) -> dict[str, bool]:

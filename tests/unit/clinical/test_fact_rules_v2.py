@@ -299,3 +299,15 @@ def test_a_fragility_fracture_is_osteoporosis_not_trauma(criteria):
         assert facts(run("osteoporosis", criteria, fracture))["osteoporosis"].value is True, code
         trauma = facts(run("thoracolumbar_trauma", criteria, fracture))
         assert trauma["thoracolumbar_trauma"].value is False, code
+
+
+def test_without_an_onset_care_counts_only_if_the_pain_is_old_enough_to_contain_the_run(criteria):
+    days = ("09-02", "09-09", "09-16", "09-23", "09-30", "10-07", "10-14", "10-21")  # 60 -> 11 days ago
+    sessions = [procedure(f"p{k}", CPT, "97110", f"2026-{d}") for k, d in enumerate(days)]
+    result = run("managed_6_weeks", criteria, condition("c", "M54.50"), *sessions)
+    (group,) = result.groups
+    assert group.name == "duration" and group.question
+    # the run ends 11 days before the evaluation date: 6 weeks of it need pain at least 11 + 42 = 53 days old
+    managed = [label for label, option in group.options if option["managed_6_weeks"]]
+    assert managed and managed[0].startswith("53")
+    assert any(not option["managed_6_weeks"] for _, option in group.options)
