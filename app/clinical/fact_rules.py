@@ -861,7 +861,7 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
 
 
 def _site_region(sites: Sequence[Any], criteria: Criteria) -> str | None:
-    """ "lumbar", "spine" (another or no named spinal region), "other" (not spinal), or None (no bodySite)."""
+    """The region a bodySite names: lumbar, spine (another or no named region), other (not spinal), None."""
     if not sites:
         return None
     tags: set[str] = set()
