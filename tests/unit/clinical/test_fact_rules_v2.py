@@ -4,9 +4,10 @@ suggested red flags, intervention candidacy, surgery/trauma/fragility codes, med
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
-from conftest import CPT, RXNORM, condition, med
+from conftest import CPT, REPO, RXNORM, condition, med
 from test_fact_rules import EVAL, facts, index, procedure
 
 from app.clinical import fact_rules
@@ -311,3 +312,43 @@ def test_without_an_onset_care_counts_only_if_the_pain_is_old_enough_to_contain_
     managed = [label for label, option in group.options if option["managed_6_weeks"]]
     assert managed and managed[0].startswith("53")
     assert any(not option["managed_6_weeks"] for _, option in group.options)
+
+
+V2_GROUPS = {
+    "duration",
+    "management_weeks",
+    "cauda_equina_suspected",
+    "cancer",
+    "infection",
+    "progressive_deficit",
+    "intervention_candidate",
+    "prior_lumbar_surgery",
+    "new_or_progressing_after_surgery",
+    "low_velocity_trauma",
+    "chronic_steroid_use",
+}
+
+
+def test_every_unknown_of_the_v2_fact_families_asks_a_question_on_every_fixture(criteria):
+    asked = set()
+    for path in sorted((REPO / "fhir_fixtures" / "patients").glob("*.json")):
+        bundle = json.loads(path.read_text())
+        resources = [e["resource"] for e in bundle.get("entry", [])]
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for res in resources:
+            by_type.setdefault(res["resourceType"], []).append(res)
+        pat = next(iter(by_type.pop("Patient", [])), None)
+        built = fact_rules.build_facts(
+            criteria,
+            order={"resourceType": "ServiceRequest", "id": "sr"},
+            order_reasons=[],
+            patient=pat,
+            resources=by_type,
+            unavailable=set(),
+            evaluation=EVAL,
+        )
+        for name, group in built.groups.items():
+            if name in V2_GROUPS:
+                assert group.question.strip(), f"{path.name}: {name}"
+                asked.add(name)
+    assert {"management_weeks", "infection", "cancer", "progressive_deficit", "prior_lumbar_surgery"} <= asked
