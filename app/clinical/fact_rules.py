@@ -11,6 +11,7 @@ facts: the criteria loader checks fact references against :func:`base_fact_names
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -35,7 +36,6 @@ from app.clinical.records import (
 from app.clinical.terminology import (
     Match,
     codings_of,
-    concept_tags,
     display_code,
     match_any,
     name_tags,
@@ -492,12 +492,7 @@ def intervention_candidate(index: RecordIndex, criteria: Criteria, evaluation: d
 
     def hit(concept: Any) -> bool:
         texts = [t.lower() for t in texts_of(concept)]
-        if any(p.search(t) for p in patterns for t in texts):
-            return True
-        try:
-            return bool(ids & concept_tags(concept, criteria).keys())
-        except ValueError:
-            return False
+        return any(p.search(t) for p in patterns for t in texts)
 
     start = index.episode.start
     referrals = [
@@ -658,10 +653,9 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
     t = criteria.thresholds
     required, bridge = t["managementWeeksRequired"], t[CARE_BRIDGE_SETTING]
     need = required * 7
-    therapies = _medications(index, criteria, "conservative_therapy") + _procedures(
-        index, criteria, "conservative_therapy"
-    )
-    procedures = {i.ref for i, _ in _procedures(index, criteria, "conservative_therapy")}
+    sessions = _procedures(index, criteria, "conservative_therapy")
+    therapies = _medications(index, criteria, "conservative_therapy") + sessions
+    procedures = {i.ref for i, _ in sessions}
     undated = [i for i, _ in therapies if i.start is None]
     items = [
         CareItem(
@@ -772,6 +766,9 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
     return out.findings()
 
 
+_STRENGTH = re.compile(r"\d")  # a medication's text up to its strength is its name
+
+
 def _therapy_label(interval: Interval, match: Match, criteria: Criteria) -> str:
     """A therapy in words: the medication as recorded (up to its strength), or the value set's short title."""
     if interval.ref.startswith("Procedure/"):
@@ -781,8 +778,7 @@ def _therapy_label(interval: Interval, match: Match, criteria: Criteria) -> str:
     if not texts:
         return criteria.value_sets[match.value_set].title.lower()
     head = texts[0].strip()
-    cut = next((k for k, ch in enumerate(head) if ch.isdigit()), len(head))
-    return (head[:cut].strip() or head).lower()
+    return (_STRENGTH.split(head, maxsplit=1)[0].strip() or head).lower()
 
 
 @rule("immunosuppression", produces=("immunosuppression",), sources=("immunosuppression",))
