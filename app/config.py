@@ -29,6 +29,12 @@ DEFAULTS: dict[str, Any] = {
     "CDS_TRUSTED_ISSUERS": [],
     "ALLOW_UNAUTHENTICATED": False,
     "BIND_HOST": "127.0.0.1",
+    # The question page: link lifetime, how long answers apply to the same order, the link-signing secret
+    # (None: a random key kept 0600 in DATA_DIR/questions.key), and the public base URL of links.
+    "QUESTIONS_LINK_MINUTES": 30.0,
+    "QUESTIONS_ANSWER_WINDOW_MINUTES": 120.0,
+    "QUESTIONS_SECRET": None,
+    "PUBLIC_BASE_URL": None,
 }
 
 _ENV_PREFIX = "SPINE_AUC_"
