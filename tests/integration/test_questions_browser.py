@@ -32,7 +32,9 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or a driver
 
 if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-    if os.environ.get("SPINE_AUC_REQUIRE_BROWSER"):
+    if (
+        os.environ.get("SPINE_AUC_REQUIRE_BROWSER") or os.environ.get("SPINE_AUC_REQUIRE_POSTGRES") == "1"
+    ):  # CI
         pytest.fail("chromium and chromium-driver are required (apt-get install chromium chromium-driver)")
     pytest.skip(
         "Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
