@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import tables as s
@@ -133,13 +133,26 @@ class QuestionStore:
             raise StoreError(f"question store unavailable: {type(exc).__name__}") from exc
         return None if found is None else dict(json.loads(found))
 
+    def purge_older_than(self, days: int) -> int:
+        """Delete questions (and their answers) older than ``days``; returns how many."""
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(delete(s.questions).where(s.questions.c.created_at < cutoff))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"purge failed: {type(exc).__name__}") from exc
+        return int(done.rowcount or 0)
+
     def purge_expired(self) -> int:
         """Drop the re-rating context of questions that expired unanswered (the record is not kept)."""
         table = s.questions
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(table)
-                .where(and_(table.c.expires_at < datetime.now(UTC), table.c.context.is_not(None)))
-                .values(context=None)
-            )
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(table)
+                    .where(and_(table.c.expires_at < datetime.now(UTC), table.c.context.is_not(None)))
+                    .values(context=None)
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"purge failed: {type(exc).__name__}") from exc
         return int(done.rowcount or 0)

@@ -115,6 +115,7 @@ questions = Table(
     Column("questionnaire_response", Text),  # JSON: the answers
     Index("ix_questions_order", "patient", "order_ref", "answered_at"),
     Index("ix_questions_consultation", "consultation_id"),
+    Index("ix_questions_expires", "expires_at"),
 )
 
 
