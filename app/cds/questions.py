@@ -19,6 +19,7 @@ from flask import current_app, request
 from app.clinical.assessment import PatientRecord
 from app.clinical.result import Result
 from app.clinical.vocabulary import Status
+from app.fhir.models import validate_questionnaire
 from app.security.links import issue, new_question_id
 from app.store.questions import QuestionStore
 
@@ -65,6 +66,7 @@ def question_link(
     store = questions_store()
     if store is None or result.status is not Status.INSUFFICIENT_DATA or result.questionnaire is None:
         return None
+    validate_questionnaire(result.questionnaire)  # R4; a failure is our bug (a 500, no link to a bad form)
     minutes = float(current_app.config.get("QUESTIONS_LINK_MINUTES", 30))
     expires_at = datetime.now(UTC) + timedelta(minutes=minutes)
     question_id = new_question_id()

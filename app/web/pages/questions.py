@@ -270,9 +270,10 @@ def answer(token: str) -> Response:
         patient=question.patient,
         latency_ms=rerated.latency_ms or 0.0,
     )
-    if not questions_store().answer(  # type: ignore[union-attr]
+    questions_table = questions_store()
+    assert questions_table is not None  # _open answered 404 otherwise
+    if not questions_table.answer(
         question.question_id, response=response, consultation_id=rerated.consultation_id
     ):
-        fresh = questions_store().get(question.question_id)  # type: ignore[union-attr]
-        return _answered_page(fresh or question)
+        return _answered_page(questions_table.get(question.question_id) or question)  # answered meanwhile
     return _rated(rerated.to_json(), _answers_of(response, questions))
