@@ -169,3 +169,19 @@ def test_the_answer_is_a_reason_with_the_response_as_evidence(criteria: Any) -> 
     answered = [r for r in again["reasons"] if ANSWERED_BY in r["text"]]
     assert answered, again["reasons"]
     assert answered[0]["evidence"] == [f"QuestionnaireResponse/{response['id']}"]
+
+
+def test_an_ambiguous_order_is_narrowed_to_the_study_the_clinician_names(criteria: Any) -> None:
+    scenario = next(s for s in ROWS if s["id"] == "unknown-management-weeks-mri")
+    bundle = _bundle_for(scenario)
+    order = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest")
+    order["code"] = {"text": "MRI lumbar spine"}  # no code: with or without contrast is not said
+    (result,) = evaluate(bundle, criteria)
+    asked = {m["fact"]: m for m in result["missing"]}
+    assert "procedure" in asked
+    chosen = asked["procedure"]["options"][0]
+    answer = {"procedure": chosen["value"], "management_weeks": "6 weeks or more"}
+    bundle["entry"].append({"resource": response_for(result, answer)})
+    (again,) = evaluate(bundle, criteria)
+    assert again["status"] == "rated", again["explanation"]
+    assert again["procedure"]["display"] == chosen["value"]
