@@ -229,7 +229,11 @@ def store_purge(days: int | None) -> None:
     if keep < 0:
         raise click.ClickException("--days must be 0 or more")
     Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    deleted = ConsultationStore.from_url(config["DATABASE_URL"]).purge_older_than(keep)
+    audit = ConsultationStore.from_url(config["DATABASE_URL"])
+    try:
+        deleted = audit.purge_older_than(keep)
+    finally:
+        audit.close()
     click.echo(f"purged {deleted} consultation(s) older than {keep} days")
 
 
