@@ -263,7 +263,7 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
     from app.security.cds_auth import check_startup_security
 
     configure_logging()
-    log = logging.getLogger("spine_auc.serve")
+    log = logging.getLogger("spine_auc.cli")
     try:
         for warning in check_startup_security(load_config(overrides), host):
             log.warning(warning)

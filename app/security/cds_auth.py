@@ -25,7 +25,7 @@ import jwt
 from app.errors import InvalidInput, Unauthorized
 from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 
-log = logging.getLogger("spine_auc.auth")
+log = logging.getLogger("spine_auc.security.cds_auth")
 
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 ALLOWED_EXTRA_ALGORITHMS = frozenset({"ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512"})

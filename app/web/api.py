@@ -31,7 +31,7 @@ from app.fhir.record import fetch_record
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
 from app.web.openapi import build_openapi
 
-log = logging.getLogger("spine_auc.api")
+log = logging.getLogger("spine_auc.web.api")
 
 bp = Blueprint("api", __name__)
 
