@@ -36,7 +36,7 @@ from app.errors import DataRequired, SpineAucError
 from app.fhir.client import FhirClient
 from app.fhir.record import FetchedRecord, fetch_record
 
-log = logging.getLogger("spine_auc.clinical_context")
+log = logging.getLogger("spine_auc.cds.prefetch")
 
 T = TypeVar("T")
 
@@ -194,6 +194,7 @@ def _with(record: PatientRecord, *, unavailable: set[str], issues: list[str]) ->
         resources=record.resources,
         unavailable=set(record.unavailable) | unavailable,
         issues=list(record.issues) + issues,
+        answers=list(record.answers),
     )
 
 

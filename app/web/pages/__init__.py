@@ -1,1 +1,1 @@
-"""Server-rendered HTML pages of the service."""
+"""Server-rendered pages (HTML; no JavaScript)."""
