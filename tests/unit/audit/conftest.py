@@ -33,7 +33,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audited]:
     where = []
     for name, lines in MALFORMED.items():
         path = export / name
-        count = sum(1 for _ in path.open(encoding="utf-8"))
+        count = len(path.read_text(encoding="utf-8").splitlines())
         with path.open("a", encoding="utf-8") as handle:
             for i, line in enumerate(lines, start=1):
                 handle.write(line + "\n")

@@ -20,7 +20,7 @@ def _export_by_patient(export: Path) -> tuple[dict[str, list[dict[str, Any]]], d
     patients: dict[str, list[dict[str, Any]]] = defaultdict(list)
     medications: dict[str, dict[str, Any]] = {}
     for path in sorted(export.glob("*.ndjson")):
-        for line in path.open(encoding="utf-8"):
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 res = json.loads(line)
             except json.JSONDecodeError:
@@ -54,7 +54,7 @@ def _stable(result: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_audit_row_equals_the_service_answer(audited: Audited, tmp_path: Path) -> None:
     rows = {}
-    for line in (audited.out / "results.ndjson").open(encoding="utf-8"):
+    for line in (audited.out / "results.ndjson").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         rows[row["serviceRequest"]] = row
     patients, medications = _export_by_patient(audited.export)

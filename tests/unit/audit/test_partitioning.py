@@ -18,7 +18,7 @@ def test_no_partition_splits_a_patient(audited: Audited) -> None:
     seen: dict[str, set[int]] = defaultdict(set)
     lines = 0
     for index in range(audited.outcome.manifest.partitions):
-        for text in spill_path(work, index).open(encoding="utf-8"):
+        for text in spill_path(work, index).read_text(encoding="utf-8").splitlines():
             resource = json.loads(text.split("\t", 2)[2])
             seen[patient_of(resource) or "?"].add(index)
             lines += 1

@@ -30,7 +30,9 @@ def test_report_is_self_contained_with_every_section(audited: Audited) -> None:
         assert f'id="{section}"' in html
     assert html.count("<svg") >= 5
     assert "Why Dask" in html and "Pathling" in html
-    rows = [json.loads(line) for line in (audited.out / "results.ndjson").open(encoding="utf-8")]
+    rows = [
+        json.loads(line) for line in (audited.out / "results.ndjson").read_text(encoding="utf-8").splitlines()
+    ]
     not_spine = sum(r["status"] == "not-applicable" for r in rows)
     assert not_spine > 0
     assert f">{not_spine}</a> orders not spine imaging" in html

@@ -15,7 +15,7 @@ from tests.unit.audit.conftest import REPO, Audited
 
 def _rows(path: Path) -> dict[str, dict]:
     rows = {}
-    for line in path.open(encoding="utf-8"):
+    for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         rows[row["serviceRequest"]] = {
             k: v for k, v in row.items() if k not in ("consultationId", "latencyMs")
