@@ -21,11 +21,20 @@ from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.records import evaluation_date, ref_of
 from app.clinical.report import report
 from app.clinical.result import Result
+from app.clinical.safety import check as safety_check
 from app.criteria.model import Criteria
 
 # The patient's resource types a record is made of (the one list: the FHIR fetch and the CDS prefetch
 # templates derive from it). Medications come along by reference, so they are grouped but never asked for.
-RECORD_TYPES = ("Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device")
+RECORD_TYPES = (
+    "Patient",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "Procedure",
+    "Device",
+    "Observation",
+)
 PATIENT_TYPES = (*RECORD_TYPES[1:], "Medication")
 
 
@@ -136,6 +145,7 @@ def assess_order(
     as_of = evaluation_date(order, now)
     facts = _facts_for(order, record, criteria, as_of)
     assessment = assess(ordered or resolve_procedure(order, criteria), facts, criteria)
+    assessment = safety_check(assessment, facts, criteria)
     result = report(
         assessment,
         facts,

@@ -23,12 +23,13 @@ from app.clinical.records import (
     ConditionInfo,
     Interval,
     RecordIndex,
+    parse_date,
     read_record,
     ref_of,
     value_sets_of,
 )
-from app.clinical.terminology import Match, codings_of, display_code, match_any
-from app.criteria.model import Criteria
+from app.clinical.terminology import Match, codings_of, display_code, match_any, name_tags, texts_of
+from app.criteria.model import Criteria, ValueSet
 
 RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
 
@@ -744,60 +745,146 @@ def myelopathy_onset(index: RecordIndex, criteria: Criteria, evaluation: date) -
     return out.findings()
 
 
+#: The MR status facts, most cautious first (clinical-rules §5.1: one implant never cancels another).
+MR_STATUS_FACTS = ("mr_unsafe_device", "mr_unknown_device", "mr_conditional_device")
+
+
+def device_name(dev: dict[str, Any]) -> str:
+    """A Device's name as the record gives it: deviceName, else its type's text or display, else its id."""
+    for entry in dev.get("deviceName") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
+            return str(entry["name"]).strip()
+    texts = texts_of(dev.get("type"))
+    return texts[0] if texts else ref_of(dev)
+
+
+def _condition_name(code: Any) -> str:
+    texts = texts_of(code)
+    return texts[0] if texts else "device-presence condition"
+
+
+def _device_status(dev: dict[str, Any], criteria: Criteria) -> str | None:
+    """unsafe | conditional | safe | unknown from Device.safety (code, else ASTM F2503 text) or Device.type."""
+    safety = dev.get("safety")
+    concepts = safety if isinstance(safety, list) else []
+    labels = {
+        "unsafe": value_sets_of(criteria, "mr_unsafe_device").devices,
+        "conditional": value_sets_of(criteria, "mr_conditional_device").devices,
+        "safe": value_sets_of(criteria, "mr_safe_device").devices,
+        "unknown": value_sets_of(criteria, "mr_unlabelled_device").devices,
+    }
+    for status, sets in labels.items():  # by code first: the most cautious label wins
+        if any(match_any(s, sets) for s in concepts):
+            return status
+    for status, sets in labels.items():  # then the text, any case
+        ids = {vs.id for vs in sets}
+        if any(ids & set(name_tags(s, criteria)) for s in concepts):
+            return status
+    type_sets = _device_type_sets(criteria)
+    kind = dev.get("type")
+    names = {
+        "text": " ".join(
+            n["name"]
+            for n in dev.get("deviceName") or []
+            if isinstance(n, dict) and isinstance(n.get("name"), str)
+        )
+    }
+    if match_any(kind, type_sets) or any(
+        {vs.id for vs in type_sets} & set(name_tags(c, criteria)) for c in (kind, names)
+    ):
+        return "unknown"  # an active implantable device with no MR labelling
+    return None  # not an implant we can judge (crutches, a meter): ignored
+
+
+def _device_type_sets(criteria: Criteria) -> tuple[ValueSet, ...]:
+    entry = criteria.fact_sources.get("mr_unknown_device", {})
+    return tuple(criteria.value_sets[v] for v in entry.get("deviceTypeValueSets", []))
+
+
 @rule(
     "devices",
-    produces=("mr_unsafe_device", "mr_conditional_device"),
-    sources=("mr_unsafe_device", "mr_conditional_device", "mr_unlabelled_device"),
+    produces=MR_STATUS_FACTS,
+    sources=(
+        "mr_unsafe_device",
+        "mr_conditional_device",
+        "mr_unlabelled_device",
+        "mr_safe_device",
+        "mr_unknown_device",
+    ),
 )
 def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
-    """MR safety of implanted devices from Device.safety labels (and MR-unsafe device status codes)."""
+    """MR status of each implant (Device.safety code or text, Device.type, device-presence conditions)."""
     out = _Out()
-    unsafe_sets = value_sets_of(criteria, "mr_unsafe_device").devices
-    cond_sets = value_sets_of(criteria, "mr_conditional_device").devices
-    unlabelled_sets = value_sets_of(criteria, "mr_unlabelled_device").devices
-    unsafe, conditional, unlabelled = [], [], []
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in MR_STATUS_FACTS}  # fact → (ref, name)
+    fact_of = {
+        "unsafe": "mr_unsafe_device",
+        "unknown": "mr_unknown_device",
+        "conditional": "mr_conditional_device",
+    }
     for dev in index.devices:
-        safety = dev.get("safety") or []
-        concepts = safety if isinstance(safety, list) else []
-        if any(match_any(s, unsafe_sets) for s in concepts):
-            unsafe.append(ref_of(dev))
-        elif any(match_any(s, cond_sets) for s in concepts):
-            conditional.append(ref_of(dev))
-        elif any(match_any(s, unlabelled_sets) for s in concepts):
-            unlabelled.append(ref_of(dev))
-        elif not concepts:
-            # FHIR Devices include non-implants (crutches, meters): no labelling is not a contraindication.
-            out.issues.append(
-                f"{ref_of(dev)} has no MR safety labelling; not treated as an MR contraindication"
+        status = _device_status(dev, criteria)
+        if status in fact_of:
+            found[fact_of[status]].append((ref_of(dev), device_name(dev)))
+    for cond, _ in _conditions(index, criteria, "mr_unsafe_device"):
+        found["mr_unsafe_device"].append((cond.ref, _condition_name(cond.code)))
+    for cond, _ in _conditions(index, criteria, "mr_unknown_device"):
+        found["mr_unknown_device"].append((cond.ref, _condition_name(cond.code)))
+    texts = {
+        "mr_unsafe_device": "MR-unsafe implant",
+        "mr_unknown_device": "Implant of unknown MR status",
+        "mr_conditional_device": "MR-conditional implant",
+    }
+    for name in MR_STATUS_FACTS:
+        items = found[name]
+        if items:
+            names = "; ".join(dict.fromkeys(n for _, n in items))
+            out.known(name, True, f"{texts[name]}: {names}", [r for r, _ in items], (name, names))
+        elif "Device" in index.unavailable:
+            out.unavailable(criteria, [name], "Device")
+        else:
+            out.known(name, False, f"No {texts[name][0].lower()}{texts[name][1:]} recorded", [])
+    return out.findings()
+
+
+#: Observation statuses whose value is a result (a registered or cancelled one is not)
+_OBSERVATION_RESULT = frozenset({"final", "amended", "corrected", "preliminary"})
+
+
+@rule("pregnancy", produces=("pregnant",), sources=("pregnant",), settings=("pregnancyObservationDays",))
+def pregnancy(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Pregnant: a counted pregnancy Condition, or a recent positive pregnancy-status Observation (§5.4)."""
+    out = _Out()
+    evidence = [cond.ref for cond, _ in _conditions(index, criteria, "pregnant")]
+    entry = criteria.fact_sources.get("pregnant", {})
+    codes = [criteria.value_sets[v] for v in entry.get("observationValueSets", [])]
+    positive = [criteria.value_sets[v] for v in entry.get("observationPositiveValueSets", [])]
+    window = timedelta(days=criteria.thresholds["pregnancyObservationDays"])
+    for obs in index.observations:
+        if obs.get("status") not in _OBSERVATION_RESULT or not match_any(obs.get("code"), codes):
+            continue
+        taken = (
+            parse_date(obs.get("effectiveDateTime"))
+            or parse_date(
+                (obs.get("effectivePeriod") or {}).get("start")
+                if isinstance(obs.get("effectivePeriod"), dict)
+                else None
             )
-    unsafe_conditions = [c.ref for c, _ in _conditions(index, criteria, "mr_unsafe_device")]
-    if unsafe or (unsafe_conditions and not conditional):
-        out.known(
-            "mr_unsafe_device",
-            True,
-            "MR-unsafe implant",
-            unsafe + unsafe_conditions,
-            ("mr_unsafe_device", True),
+            or parse_date(obs.get("issued"))
         )
-    elif unlabelled:
-        group = bool_group(
-            "mr_unsafe_device", f"MR safety of implanted device(s) {', '.join(unlabelled)} (not labelled)"
-        )
-        out.unknown(group, {"mr_unsafe_device": "device MR safety not labelled"}, unlabelled)
-    elif "Device" in index.unavailable:
-        out.unavailable(criteria, ["mr_unsafe_device"], "Device")
+        if taken is None or taken > evaluation or evaluation - taken > window:
+            continue
+        value = obs.get("valueCodeableConcept")
+        if match_any(value, positive) or any(
+            isinstance(i, dict) and any(c.get("code") == "POS" for c in codings_of(i))
+            for i in obs.get("interpretation") or []
+        ):
+            evidence.append(ref_of(obs))
+    if evidence:
+        out.known("pregnant", True, "Pregnant", evidence, ("pregnant", True))
+    elif "Condition" in index.unavailable:
+        out.unavailable(criteria, ["pregnant"], "Condition")
     else:
-        out.known("mr_unsafe_device", False, "No MR-unsafe implant recorded", [], ("mr_unsafe_device", False))
-    if conditional:
-        out.known(
-            "mr_conditional_device",
-            True,
-            "MR-conditional implant",
-            conditional,
-            ("mr_conditional_device", True),
-        )
-    else:
-        out.known("mr_conditional_device", False, "No MR-conditional implant recorded", [])
+        out.known("pregnant", False, "No pregnancy recorded", [])
     return out.findings()
 
 

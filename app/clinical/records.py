@@ -267,6 +267,14 @@ def read_device(res: dict[str, Any]) -> dict[str, Any] | None:
     return res
 
 
+def read_observation(res: dict[str, Any]) -> dict[str, Any] | None:
+    """An Observation with a code (None when entered in error or cancelled)."""
+    if res.get("status") in ("entered-in-error", "cancelled"):
+        return None
+    codings_of(res.get("code"))  # shape check
+    return res
+
+
 def read_all(
     items: Iterable[Any], reader: Callable[[dict[str, Any]], T | None], issues: list[str]
 ) -> list[T]:
@@ -338,6 +346,7 @@ class RecordIndex:
     reasons: tuple[OrderReason, ...]
     episode: Episode
     issues: tuple[str, ...]  # entries skipped while reading
+    observations: tuple[dict[str, Any], ...] = ()  # every Observation (pregnancy status, §5.4)
 
     @property
     def age(self) -> int | None:
@@ -491,4 +500,5 @@ def read_record(
         reasons=tuple(reasons),
         episode=_episode(tagged_conditions, criteria, evaluation),
         issues=tuple(issues),
+        observations=tuple(read_all(resources.get("Observation", []), read_observation, issues)),
     )

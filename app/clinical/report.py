@@ -68,6 +68,7 @@ def report(
             if topic
             else DEFAULT_SOURCE
         ),
+        safety=a.safety,
         latency_ms=latency_ms,
     )
 
