@@ -825,6 +825,11 @@ def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
         status = _device_status(dev, criteria)
         if status in fact_of:
             found[fact_of[status]].append((ref_of(dev), device_name(dev)))
+        elif status is None:
+            out.issues.append(
+                f"{ref_of(dev)} has no MR safety labelling and is not a recognised active implant; "
+                "not treated as an MR risk"
+            )
     for cond, _ in _conditions(index, criteria, "mr_unsafe_device"):
         found["mr_unsafe_device"].append((cond.ref, _condition_name(cond.code)))
     for cond, _ in _conditions(index, criteria, "mr_unknown_device"):

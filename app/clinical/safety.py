@@ -176,9 +176,13 @@ def _unsafe(a: Assessment, criteria: Criteria, peds: bool) -> Assessment:
     category = a.category
     if is_mr(proc):
         category = una
-    elif proc.modality == CT_MYELOGRAPHY and lifts and stand_in is not None:
-        if criteria.category_rank(stand_in) > criteria.category_rank(category):
-            category = stand_in
+    elif (
+        proc.modality == CT_MYELOGRAPHY
+        and lifts
+        and stand_in is not None
+        and criteria.category_rank(stand_in) > criteria.category_rank(category)
+    ):
+        category = stand_in
     if category != a.category:
         a = replace(
             a,

@@ -174,7 +174,7 @@ def test_icd_includes_match_by_prefix_and_snomed_rxnorm_exact(valuesets: dict[st
             system = inc.get("system")
             if system in (ICD, ATC):
                 assert inc["match"] == "prefix", v["id"]
-            elif system in (SCT, RXN, CPT, NCI_OID, NCI_URL):
+            elif system in (SCT, RXN, CPT, NCI_OID, NCI_URL, LOINC):
                 assert inc["match"] == "exact", v["id"]
             else:
                 assert system is None and inc["match"] == "name", v["id"]
@@ -186,7 +186,7 @@ def test_system_uris_are_exactly_the_terminology_ones(
     proc_systems = {c["system"] for c in procedures["codes"]}
     assert proc_systems == {CPT, LOINC, SCT}
     vs_systems = {inc.get("system") for v in valuesets["valueSets"] for inc in v["include"]}
-    assert vs_systems == {ICD, SCT, RXN, ATC, CPT, NCI_OID, NCI_URL, None}
+    assert vs_systems == {ICD, SCT, RXN, ATC, CPT, NCI_OID, NCI_URL, LOINC, None}
 
 
 # --- cross references
