@@ -51,11 +51,12 @@ def test_rated_result_carries_contract_fields_and_evidence(criteria):
     assert reasons["lbp_red_flag"]["value"] is False
 
 
-def test_v1_gives_no_alternative_and_says_imaging_is_not_indicated(criteria):
+def test_v1_gives_no_alternative_and_says_what_would_change_the_answer(criteria):
     r = run(criteria, order((CPT, "72148")), patient(), condition("c", "M54.50", onset="2026-10-20"))
     assert (r["variant"]["number"], r["category"]) == (1, "usually-not-appropriate")
     assert r["alternatives"] == []
-    assert "imaging is not indicated" in r["explanation"]
+    assert "reconsider if symptoms persist after 6 weeks of conservative care" in r["explanation"]
+    assert "Red flags checked and not found:" in r["explanation"] and "is may be" not in r["explanation"]
 
 
 def test_alternatives_are_better_categories_best_first_then_lower_radiation(criteria):
