@@ -109,13 +109,14 @@ def next_step(criteria: Criteria) -> str:
 
 def absent_red_flags(criteria: Criteria, facts: PatientFacts) -> list[str]:
     """The red flags of LBP V4–V7 the record was checked for and does not show."""
-    expr = criteria.derived_facts.get(NEXT_STEP_RED_FLAGS)
-    names = facts_in(expr) if expr else []
+    expr = criteria.derived_facts.get(NEXT_STEP_RED_FLAGS) or {}
+    # one name per flag: a compound flag ("prior surgery and new symptoms") is named by its first fact
+    names = [facts_in(item)[0] for item in expr.get("any", [expr]) if facts_in(item)]
     out = []
     for name in dict.fromkeys(names):
         fact = facts.facts.get(name)
         if fact is not None and fact.value is False:
-            out.append(criteria.fact_texts.get(name, name).lower())
+            out.append(criteria.fact_texts.get(name, name.replace("_", " ")).split(" (")[0].lower())
     return out
 
 
