@@ -16,7 +16,7 @@ import copy
 import uuid
 from typing import Any
 
-from app.clinical.result import AppliedModifier, Result
+from app.clinical.result import AppliedModifier, Result, SafetyEntry
 from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
 
 PAMA_RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
@@ -323,20 +323,26 @@ def _indicator(result: Result) -> Indicator:
     return Indicator.INFO
 
 
+def _contraindication(entry: SafetyEntry) -> str:
+    """ "contraindicated: MR-unsafe implant (device)" → "contraindicated (MR-unsafe implant)"."""
+    head, _, why = entry.text.split(" (")[0].partition(": ")
+    return f"{head} ({why})" if why else head
+
+
 def _summary(result: Result, study: str) -> str:
     critical_safety = [s for s in result.safety if s.indicator is Indicator.CRITICAL]
     if result.is_rated:
         category = _category_text(result.category)
         critical = _critical(result.modifiers)
         if critical_safety:
-            tail = f": {critical_safety[0].text.split(' (')[0]} — {category} ({_score_text(result.score)})"
+            tail = f": {_contraindication(critical_safety[0])} — {category} ({_score_text(result.score)})"
         elif critical:
             why = critical[0].title or "contraindication"
             tail = f": contraindicated ({why}) — {category} ({_score_text(result.score)})"
         else:
             tail = f": {category} ({_score_text(result.score)})"
     elif critical_safety:
-        tail = f": {critical_safety[0].text.split(' (')[0]}"
+        tail = f": {_contraindication(critical_safety[0])}"
     elif result.status is Status.INSUFFICIENT_DATA:
         tail = ": not rated — more clinical information needed"
     else:

@@ -89,7 +89,7 @@ def _mr_safety(a: Assessment, facts: PatientFacts, criteria: Criteria, peds: boo
         return a
     status, fact = found
     assert a.procedure is not None
-    names = implants(fact) if fact.value else "Device records could not be obtained"
+    names = implants(fact) if fact.value else "Device resources could not be obtained"
     mr_order = is_mr(a.procedure)
     if status == UNSAFE:
         a = _unsafe(a, criteria, peds)

@@ -169,7 +169,7 @@ def test_a_critical_safety_entry_makes_a_critical_card_whatever_the_status() -> 
     )
     c = card(replace(insufficient(), safety=(entry,)))
     assert c["indicator"] == "critical"
-    assert c["summary"].endswith(": contraindicated: MR-unsafe implant")
+    assert c["summary"].endswith(": contraindicated (MR-unsafe implant)")
     assert (
         "**Safety**\n- CRITICAL: contraindicated: MR-unsafe implant (pacemaker) — evidence: Device/p"
         in c["detail"]
