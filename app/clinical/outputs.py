@@ -9,10 +9,11 @@ was among those the outcome was decided on. Pure: standard library only.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.clinical.facts import PatientFacts
-from app.clinical.result import MissingFact, Option, StatedAssumption
+from app.clinical.result import MissingFact, Option, Reason, StatedAssumption
+from app.criteria.model import Criteria
 
 if TYPE_CHECKING:
     from app.clinical.conclusion import Assessment
@@ -66,11 +67,55 @@ def merged_missing(missing: tuple[MissingFact, ...], facts: PatientFacts) -> tup
     )
 
 
-def stated_assumptions(a: Assessment, facts: PatientFacts) -> tuple[StatedAssumption, ...]:
-    """The assumptions whose fact the outcome was decided on (an assumption that did not matter is not said)."""
-    used = {c.fact for c in a.considered} | {r.fact for r in a.reasons}
+def _value(expr: Any, values: dict[str, bool | None], criteria: Criteria) -> bool | None:
+    """A variant's ``when`` over three-valued facts (Kleene logic; derived facts expanded)."""
+    if "fact" in expr:
+        name = expr["fact"]
+        if name in criteria.derived_facts:
+            return _value(criteria.derived_facts[name], values, criteria)
+        return values.get(name)
+    if "not" in expr:
+        inner = _value(expr["not"], values, criteria)
+        return None if inner is None else not inner
+    parts = [_value(e, values, criteria) for e in expr.get("all", expr.get("any", []))]
+    if "all" in expr:
+        return False if False in parts else (None if None in parts else True)
+    if "any" in expr:
+        return True if True in parts else (None if None in parts else False)
+    return None
+
+
+def _matters(fact: str, a: Assessment, facts: PatientFacts, criteria: Criteria) -> bool:
+    """Whether taking the assumed value the other way would change which variants match."""
+    if a.topic is None:
+        return False
+    values = {name: f.value for name, f in facts.facts.items()}
+    flipped = {**values, fact: None if values.get(fact) is None else not values[fact]}
+    return any(
+        _value(v.when, values, criteria) != _value(v.when, flipped, criteria)
+        for v in a.topic.variants
+        if v.when
+    )
+
+
+def stated_assumptions(
+    a: Assessment, facts: PatientFacts, criteria: Criteria
+) -> tuple[StatedAssumption, ...]:
+    """The assumptions that decided the outcome (an assumption that did not matter is not said)."""
     return tuple(
         StatedAssumption(fact, assumption.value, assumption.text, assumption.setting)
         for fact, assumption in facts.assumptions.items()
-        if fact in used
+        if _matters(fact, a, facts, criteria)
+    )
+
+
+def settled_reasons(
+    reasons: tuple[Reason, ...], facts: PatientFacts, criteria: Criteria
+) -> tuple[Reason, ...]:
+    """The reasons without a derived summary the record leaves open ("red flag: no" while infection is asked)."""
+    values = {name: f.value for name, f in facts.facts.items()}
+    return tuple(
+        r
+        for r in reasons
+        if r.fact not in criteria.derived_facts or _value({"fact": r.fact}, values, criteria) is not None
     )

@@ -8,7 +8,7 @@ from typing import Any
 from app.clinical.conclusion import Assessment
 from app.clinical.engine import facts_in
 from app.clinical.facts import PatientFacts
-from app.clinical.outputs import merged_missing, stated_assumptions
+from app.clinical.outputs import merged_missing, settled_reasons, stated_assumptions
 from app.clinical.records import ref_of
 from app.clinical.result import Coding, ProcedureRef, Result, Source, TopicRef, VariantRef
 from app.clinical.vocabulary import Category, ScoreBasis, Status
@@ -52,7 +52,7 @@ def report(
         rrl=a.rrl,
         pama_rating=a.pama,
         modifiers=a.modifiers,
-        reasons=a.reasons,
+        reasons=settled_reasons(a.reasons, facts, criteria),
         missing=merged_missing(a.missing, facts),
         alternatives=a.alternatives,
         explanation=explanation(a, criteria, facts),
@@ -71,7 +71,7 @@ def report(
             else DEFAULT_SOURCE
         ),
         safety=a.safety,
-        assumptions=stated_assumptions(a, facts),
+        assumptions=stated_assumptions(a, facts, criteria),
         latency_ms=latency_ms,
     )
 
@@ -147,7 +147,10 @@ def explanation(a: Assessment, criteria: Criteria, facts: PatientFacts | None = 
         parts.append(f"{mod.title}: {mod.text}")
     therapy = next((r for r in a.reasons if r.fact == "management_weeks"), None)
     if therapy is not None:
-        parts.append(f"Conservative care: {therapy.text.rstrip('.')}.")
+        text = therapy.text.rstrip(".")
+        parts.append(
+            f"{text}." if text.lower().startswith("conservative care") else f"Conservative care: {text}."
+        )
     if a.unknowns_not_mattering:
         parts.append("Unknown but not decisive: " + "; ".join(a.unknowns_not_mattering) + ".")
     if a.alternatives:

@@ -102,11 +102,8 @@ EXAMPLES = {
 }
 
 
-#: Examples whose documented answer needs suggested red flags (clinical-rules v2 §2.5), built on branch facts2:
-#: strict xfails until it lands (then this set empties and the README output is regenerated).
-PENDING_EXAMPLES = {
-    "fever-ivdu-mri": "suggested red flags (§2.5: fever + IV drug use → ask) land with branch facts2"
-}
+#: Examples whose documented answer is not implemented yet (strict xfails, with the reason).
+PENDING_EXAMPLES: dict[str, str] = {}
 
 
 def test_the_examples_folder_is_what_the_readme_documents():

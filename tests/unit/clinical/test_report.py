@@ -9,10 +9,9 @@ from typing import Any
 from conftest import CPT, condition, med, order, patient
 
 from app.clinical.assessment import assess_order, record_from_resources
-from app.clinical.conclusion import Assessment
-from app.clinical.facts import Assumption, PatientFacts, UnknownGroup
-from app.clinical.outputs import merge_labels, merged_missing, question_for, stated_assumptions
-from app.clinical.result import FactConsidered, MissingFact, Option, Result
+from app.clinical.facts import PatientFacts, UnknownGroup
+from app.clinical.outputs import merge_labels, merged_missing, question_for
+from app.clinical.result import MissingFact, Option, Result
 from app.criteria.model import Criteria
 from app.fhir.input import checked_orders
 
@@ -128,18 +127,20 @@ def test_insufficient_data_asks_a_question_for_every_missing_fact(criteria: Crit
 
 
 def test_an_assumption_is_stated_only_when_its_fact_decided_the_outcome(criteria: Criteria) -> None:
+    v3 = assessed(
+        ((CPT, "72148"),), criteria, CHRONIC_LBP, NAPROXEN_8W
+    )  # 8 weeks of care: V3 needs candidacy
+    short = med("ms-nap", "7258", start="2026-10-11")
+    v2 = assessed(((CPT, "72148"),), criteria, CHRONIC_LBP, short)  # 3 weeks: V2 whatever the candidacy
+    assert v3.variant is not None and v3.variant.number == 3
+    assert [a.fact for a in v3.assumptions] == ["intervention_candidate"]
+    assert v2.variant is not None and v2.variant.number == 2 and v2.assumptions == ()
 
-    pf = _facts()
-    pf.assumptions["intervention_candidate"] = Assumption(
-        "intervention_candidate", True, "assumes the patient is a candidate", "assume_intervention_candidate"
-    )
-    base = assess_order(
-        checked_orders([order((CPT, "72148"))])[0],
-        record_from_resources([patient(), CHRONIC_LBP, NAPROXEN_8W]),
-        criteria,
-    )
-    assert base.status == "rated"
-    dummy = Assessment(base.status, None, None)  # type: ignore[arg-type]
-    used = replace(dummy, considered=(FactConsidered("intervention_candidate", True),))
-    assert [a.fact for a in stated_assumptions(used, pf)] == ["intervention_candidate"]
-    assert stated_assumptions(dummy, pf) == ()
+
+def test_an_open_red_flag_summary_is_not_reported_as_no(criteria: Criteria) -> None:
+    fever = condition("c-fever", "R50.9", onset="2026-10-25")
+    ivdu = condition("c-ivdu", "F11.20", onset="2026-01-01")
+    r = assessed(((CPT, "72148"),), criteria, ACUTE_LBP, fever, ivdu)
+    assert r.status == "insufficient-data"
+    assert all(reason.fact != "lbp_red_flag" for reason in r.reasons)
+    assert any(m.fact == "infection" and m.question.endswith("?") for m in r.missing)
