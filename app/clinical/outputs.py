@@ -46,6 +46,26 @@ def merge_labels(labels: list[str]) -> str:
     return " or ".join(labels)
 
 
+def constituent(labels: list[str], merged: str) -> str | None:
+    """The first of ``labels`` a merged option stands for (every one gives the same outcome), else None."""
+    wanted = merged.casefold()
+    exact = next((label for label in labels if label.casefold() == wanted), None)
+    if exact is not None:
+        return exact
+    parts = [p.casefold() for p in merged.split(" or ")]
+    by_word = next((label for label in labels if label.casefold() == parts[0]), None)
+    if by_word is not None and len(parts) > 1:
+        return by_word
+    m = _RANGE.match(merged)
+    if m is None:
+        return None
+    for label in labels:
+        found = _RANGE.match(label)
+        if found is not None and found["lo"] == m["lo"] and found["unit"] == m["unit"]:
+            return label
+    return None
+
+
 def merged_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
     """One option per distinct outcome, in the order the outcomes first appear."""
     by_outcome: dict[str, list[str]] = {}

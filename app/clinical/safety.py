@@ -17,7 +17,7 @@ from app.clinical.alternatives import alternatives
 from app.clinical.conclusion import Assessment
 from app.clinical.engine import row_for
 from app.clinical.facts import Fact, PatientFacts
-from app.clinical.result import Alternative, Coding, ProcedureRef, Reason, SafetyEntry
+from app.clinical.result import Alternative, Coding, MissingFact, ProcedureRef, Reason, SafetyEntry
 from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
 from app.criteria.model import Criteria, Procedure
 
@@ -168,6 +168,8 @@ def _unsafe(a: Assessment, criteria: Criteria, peds: bool) -> Assessment:
     """Downgrade an MR order, lift an ordered CT myelography, withhold MR alternatives, offer CT myelography."""
     proc = a.procedure
     assert proc is not None
+    if a.status is Status.INSUFFICIENT_DATA and is_mr(proc):
+        return replace(a, missing=tuple(_contraindicated_options(m, criteria) for m in a.missing))
     if a.status is not Status.RATED or a.category is None or not a.readings:
         return a
     una = Category.USUALLY_NOT_APPROPRIATE
@@ -209,6 +211,22 @@ def _unsafe(a: Assessment, criteria: Criteria, peds: bool) -> Assessment:
         alts.append(_ctm_alternative(a, criteria, ctm, stand_in, peds))
         alts.sort(key=lambda alt: -criteria.category_rank(alt.category))
     return replace(a, alternatives=tuple(alts))
+
+
+def _contraindicated_options(missing: MissingFact, criteria: Criteria) -> MissingFact:
+    """What each answer gives an MR order in an MR-unsafe patient: its variant, usually not appropriate."""
+    una = criteria.categories[Category.USUALLY_NOT_APPROPRIATE]["display"].lower()
+    words = sorted((str(c["display"]).lower() for c in criteria.categories.values()), key=len, reverse=True)
+
+    def downgraded(outcome: str) -> str:
+        parts = []
+        for part in outcome.split(" or "):
+            head, sep, tail = part.rpartition(": ")
+            category = next((w for w in words if tail.startswith(w)), None)
+            parts.append(f"{head}{sep}{una}{tail[len(category) :]}" if sep and category else part)
+        return " or ".join(sorted(dict.fromkeys(parts)))
+
+    return replace(missing, options=tuple(replace(o, outcome=downgraded(o.outcome)) for o in missing.options))
 
 
 def _ctm_alternative(
