@@ -38,7 +38,7 @@ from app.cds.prefetch import (
     read_prefetch,
 )
 from app.clinical.assessment import PatientRecord, assess_order
-from app.clinical.orders import OrderedProcedure, resolve_procedure
+from app.clinical.orders import OrderedProcedure, resolve_studies
 from app.clinical.result import CardLink, Result
 from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
@@ -236,7 +236,7 @@ def _readable_orders(orders: list[dict[str, Any]], criteria: Any) -> list[Readab
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
-        readable.append((order, resolve_procedure(order, criteria)))
+        readable += [(order, study) for study in resolve_studies(order, criteria)]  # one per study (§1.3)
     return readable
 
 
@@ -265,7 +265,9 @@ def _evaluate_cached(
     for order, ordered in orders:
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
-            "|".join((record_key, str(getattr(criteria, "version", "")), day, canonical)).encode()
+            "|".join(
+                (record_key, str(getattr(criteria, "version", "")), day, canonical, ",".join(ordered.candidates))
+            ).encode()
         ).hexdigest()
         cached = cache.get(key)
         if cached is not None:

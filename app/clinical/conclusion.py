@@ -56,6 +56,7 @@ class Assessment:
     text: str = ""
     unknowns_not_mattering: tuple[str, ...] = ()
     considered: tuple[FactConsidered, ...] = ()
+    outcome: Outcome | None = None  # the reported reading (combined parts, region concordance, rated cell)
 
 
 def assess(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria) -> Assessment:
@@ -142,6 +143,7 @@ def _agreed(
         text=outcome.text,
         unknowns_not_mattering=tuple(not_mattering),
         considered=_considered(facts, used),
+        outcome=outcome,
     )
     if outcome.status is not Status.RATED:
         return replace(

@@ -9,7 +9,7 @@ Standard library and :mod:`app.criteria.model` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -338,6 +338,7 @@ class RecordIndex:
     reasons: tuple[OrderReason, ...]
     episode: Episode
     issues: tuple[str, ...]  # entries skipped while reading
+    raw: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by type: bodySite, results
 
     @property
     def age(self) -> int | None:
@@ -491,4 +492,8 @@ def read_record(
         reasons=tuple(reasons),
         episode=_episode(tagged_conditions, criteria, evaluation),
         issues=tuple(issues),
+        raw={
+            t: tuple(r for r in resources.get(t, []) if isinstance(r, dict))
+            for t in ("Procedure", "DiagnosticReport", "Observation")
+        },
     )
