@@ -53,6 +53,13 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 ORDER_TYPES = frozenset({"ServiceRequest"})
 
 
+#: The ACR topics the services rate against, as the discovery document names them (criteria/manifest.json).
+TOPICS_SAID = (
+    "Low Back Pain, Thoracic Back Pain, Myelopathy, Suspected Spine Trauma, Back Pain—Child, "
+    "Suspected Spine Trauma—Child"
+)
+
+
 @dataclass(frozen=True)
 class Service:
     id: str
@@ -68,16 +75,16 @@ SERVICES: dict[str, Service] = {
             "spine-auc-order-select",
             "order-select",
             "Spine imaging appropriateness (order selection)",
-            "Rates selected spine imaging orders (MRI, CT, radiography of the spine) against the ACR "
-            "Appropriateness Criteria from the patient's record, suggests better studies and attaches "
-            "the Argonaut PAMA rating to the draft order.",
+            "Rates selected spine imaging orders (MRI, CT, radiography, myelography of the spine) against the "
+            f"ACR Appropriateness Criteria ({TOPICS_SAID}) from the patient's record, suggests better studies "
+            "and attaches the Argonaut PAMA rating to the draft order.",
         ),
         Service(
             "spine-auc-order-sign",
             "order-sign",
             "Spine imaging appropriateness (order signing)",
-            "Rates every spine imaging order being signed against the ACR Appropriateness Criteria and "
-            "attaches the Argonaut PAMA rating to the order.",
+            f"Rates every spine imaging order being signed against the ACR Appropriateness Criteria ({TOPICS_SAID}) "
+            "and attaches the Argonaut PAMA rating to the order.",
         ),
     )
 }
@@ -266,7 +273,13 @@ def _evaluate_cached(
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
             "|".join(
-                (record_key, str(getattr(criteria, "version", "")), day, canonical, ",".join(ordered.candidates))
+                (
+                    record_key,
+                    str(getattr(criteria, "version", "")),
+                    day,
+                    canonical,
+                    ",".join(ordered.candidates),
+                )
             ).encode()
         ).hexdigest()
         cached = cache.get(key)

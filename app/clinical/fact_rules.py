@@ -1065,8 +1065,7 @@ def prior_thoracic_radiograph(index: RecordIndex, criteria: Criteria, evaluation
     abnormal = [(ref, c) for ref, c in coded if match_any(c, abnormal_sets)]
     if abnormal:
         shown = "; ".join(
-            next(iter(texts_of(c)), display_code(*next(iter(_code_pairs(c)), ("", "?"))))
-            for _, c in abnormal
+            next(iter(texts_of(c)), display_code(*next(iter(_code_pairs(c)), ("", "?")))) for _, c in abnormal
         )
         out.known(
             name,
@@ -1086,15 +1085,19 @@ def prior_thoracic_radiograph(index: RecordIndex, criteria: Criteria, evaluation
     elif radiographs:
         missing = {"DiagnosticReport", "Observation"} & index.unavailable
         why = (
-            "its report is only free text" if text_only
-            else "its report could not be obtained" if missing
+            "its report is only free text"
+            if text_only
+            else "its report could not be obtained"
+            if missing
             else "no result in the record"
         )
         group = UnknownGroup(
             RADIOGRAPH_RESULT_GROUP,
             f"Result of the prior thoracic radiograph ({why})",
-            (("normal, or no destruction, fracture or deformity", {name: False}),
-             ("bone destruction, fracture or deformity", {name: True})),
+            (
+                ("normal, or no destruction, fracture or deformity", {name: False}),
+                ("bone destruction, fracture or deformity", {name: True}),
+            ),
             question=(
                 "What did the prior thoracic spine radiograph show: bone destruction, fracture or deformity?"
             ),

@@ -40,7 +40,9 @@ def resolve_studies(order: dict[str, Any], criteria: Criteria) -> tuple[OrderedP
     """Every study an order carries: one, or one per region when it carries codes of several (§1.3, §7)."""
     codings = _order_codings(order)
     present = {(str(c["system"]), normalise_code(str(c["system"]), str(c["code"]))) for c in codings}
-    if any(all(any((s, c) in present for c in g) for s, g in combo.all_of) for combo in criteria.combinations):
+    if any(
+        all(any((s, c) in present for c in g) for s, g in combo.all_of) for combo in criteria.combinations
+    ):
         return (resolve_procedure(order, criteria),)
     by_region: dict[str, list[dict[str, Any]]] = {}
     for coding in codings:

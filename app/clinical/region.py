@@ -31,6 +31,15 @@ LOSSY_TEXT = (
     "The category is from a lossy copy of the ACR table (the copy cannot show ACR's '(Disagreement)' flag, "
     "so it may be 'may be appropriate (disagreement)')."
 )
+#: Readings of a variant that clinical-rules states as interpretations: (topic, variant) → (the fact that makes
+#: the reading apply, what the explanation says).
+INTERPRETED_VARIANTS = {
+    ("acr-thoracic-back-pain", 1): (
+        "duration_subacute_or_chronic",
+        "Interpretation (clinical-rules §4.2): ACR's variant 1 is acute pain; subacute or chronic pain without "
+        "6 weeks of conservative care is rated under it too, as ACR's abstract does not image it either.",
+    ),
+}
 #: The facts that name the indication's region (fact_rules.indication_region).
 REGION_FACTS = ("indication_thoracic", "indication_lumbar", "indication_thoracolumbar")
 
@@ -48,13 +57,32 @@ def with_region_check(result: Result, a: Assessment, facts: PatientFacts, criter
             result = replace(
                 result,
                 safety=(*result.safety, entry),
-                explanation=f"{result.explanation} Region: {entry.text}.",
+                explanation=f"{result.explanation} {_concordant_sentence(entry)}",
             )
+    if result.status is Status.RATED and outcome.best is not None:
+        result = _interpretation(result, outcome, facts)
     if result.status is Status.RATED and outcome.best is not None and outcome.best.row.provenance:
         provenance = outcome.best.row.provenance
         result = replace(result, source=replace(result.source, provenance=provenance))
         if provenance == UNCERTAIN_PROVENANCE:
             result = replace(result, explanation=f"{result.explanation} {LOSSY_TEXT}")
+    return result
+
+
+def _concordant_sentence(entry: SafetyEntry) -> str:
+    """The study that does cover the symptoms, in one sentence for the explanation."""
+    how = entry.text.split("; ")[-1]
+    return f"For these symptoms: {how}." if entry.concordant is not None else ""
+
+
+def _interpretation(result: Result, outcome: Outcome, facts: PatientFacts) -> Result:
+    """The stated interpretation of the rated variant, when the record is the case it was made for."""
+    parts = outcome.parts or (outcome,)
+    for part in parts:
+        reading = INTERPRETED_VARIANTS.get((str(part.topic), part.best.variant if part.best else 0))
+        fact = facts.facts.get(reading[0]) if reading else None
+        if reading and fact is not None and fact.value is True:
+            return replace(result, explanation=f"{result.explanation} {reading[1]}")
     return result
 
 
