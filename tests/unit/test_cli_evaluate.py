@@ -95,6 +95,7 @@ EXAMPLES = {
     "lbp-v7-cancer-xr": ("rated", "may-be-appropriate-disagreement"),
     "lbp-unknown-onset-insufficient": ("insufficient-data", None),
     "m1-mr-unsafe-mri": ("rated", "usually-not-appropriate"),
+    "tbp-region-mismatch-lumbar-mri": ("no-criteria", None),  # thoracic symptoms, lumbar MRI (§3 step 5)
 }
 
 
