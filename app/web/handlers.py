@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.errors import SpineAucError, Unauthorized, operation_outcome
+from app.errors import Forbidden, SpineAucError, Unauthorized, operation_outcome
 
 log = logging.getLogger("spine_auc.errors")
 
@@ -25,9 +25,12 @@ def register(app: Flask) -> None:
     """Install the handlers on the app."""
 
     @app.errorhandler(Unauthorized)
-    def _unauthorized(_err: Unauthorized) -> Response:
-        # Bare 401: the caller learns nothing about why its token was refused.
-        return Response(status=401)
+    @app.errorhandler(Forbidden)
+    def _unauthorized(err: Unauthorized | Forbidden) -> Response:
+        # A generic OperationOutcome and a Bearer challenge: the caller learns nothing about why.
+        response = _outcome_response(err.to_operation_outcome(), err.status)
+        response.headers["WWW-Authenticate"] = err.challenge
+        return response
 
     @app.errorhandler(SpineAucError)
     def _typed(err: SpineAucError) -> Response:

@@ -78,7 +78,8 @@ def test_same_jwt_to_the_other_worker_is_401(server: Server, key: ec.EllipticCur
     assert busy_y[0].headers["X-Worker-Pid"] == worker_y
     assert replay.headers["X-Worker-Pid"] == worker_x, "the replay must reach the other worker"
     assert replay.status_code == 401
-    assert replay.content == b""  # bare 401
+    assert replay.json()["resourceType"] == "OperationOutcome"  # generic: no reason given
+    assert replay.headers["WWW-Authenticate"].startswith("Bearer ")
     assert fresh.status_code == 200 and fresh.headers["X-Worker-Pid"] == worker_x
 
 
