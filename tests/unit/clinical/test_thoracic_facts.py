@@ -23,7 +23,7 @@ def _index(
     criteria: Criteria,
     *resources: dict[str, Any],
     reasons: tuple[str, ...] = (),
-    unavailable: set[str] = set(),
+    unavailable: frozenset[str] = frozenset(),
 ) -> RecordIndex:
     by_type: dict[str, list[dict[str, Any]]] = {}
     for res in resources:
@@ -34,7 +34,7 @@ def _index(
         order_reasons=[{"coding": [{"system": ICD, "code": code}]} for code in reasons],
         patient={"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"},
         resources=by_type,
-        unavailable=unavailable,
+        unavailable=set(unavailable),
         evaluation=EVAL,
     )
 
@@ -112,7 +112,7 @@ def test_prior_thoracic_surgery(criteria: Criteria, procedure: dict[str, Any], v
 
 
 def test_prior_thoracic_surgery_unknown_when_procedures_could_not_be_read(criteria: Criteria) -> None:
-    index = _index(criteria, unavailable={"Procedure"})
+    index = _index(criteria, unavailable=frozenset({"Procedure"}))
     assert _facts(fact_rules.prior_thoracic_surgery, index, criteria)["prior_thoracic_surgery"].value is None
 
 
@@ -135,7 +135,9 @@ XR = _procedure("xr", "72072", report=[{"reference": "DiagnosticReport/dr"}])
 NAME = "prior_thoracic_radiograph_abnormal"
 
 
-def _radiograph(criteria: Criteria, *resources: dict[str, Any], unavailable: set[str] = set()) -> Any:
+def _radiograph(
+    criteria: Criteria, *resources: dict[str, Any], unavailable: frozenset[str] = frozenset()
+) -> Any:
     index = _index(criteria, *resources, unavailable=unavailable)
     return fact_rules.prior_thoracic_radiograph(index, criteria, EVAL)
 
