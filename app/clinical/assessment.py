@@ -14,10 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from app.clinical.answers import answers_for, apply_answers, apply_procedure_answer
 from app.clinical.conclusion import assess
 from app.clinical.fact_rules import build_facts
 from app.clinical.facts import PatientFacts
 from app.clinical.orders import OrderedProcedure, resolve_procedure, resolve_studies
+from app.clinical.questionnaire import questionnaire_for
 from app.clinical.records import evaluation_date, ref_of
 from app.clinical.region import with_region_check
 from app.clinical.report import report
@@ -51,6 +53,7 @@ class PatientRecord:
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
     issues: list[str] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)  # QuestionnaireResponses (clinician-attested)
     facts_cache: dict[tuple[Any, ...], PatientFacts] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -69,6 +72,8 @@ def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
                 record.issues.append(f"more than one Patient supplied; {res.get('id')!r} ignored")
         elif rtype in record.resources:
             record.resources[rtype].append(res)
+        elif rtype == "QuestionnaireResponse":
+            record.answers.append(res)
         else:
             record.issues.append(f"{rtype}/{res.get('id')} is not a type we read; ignored")
     return record
@@ -146,6 +151,11 @@ def assess_order(
     as_of = evaluation_date(order, now)
     facts = _facts_for(order, record, criteria, as_of)
     ordered = ordered or resolve_procedure(order, criteria)
+    if record.answers:
+        answers, issues = answers_for(record.answers, order_ref=ref_of(order), subject=_subject(order))
+        facts = apply_answers(facts, answers)
+        ordered, procedure_issues = apply_procedure_answer(ordered, answers, criteria)
+        facts.issues.extend(issues + procedure_issues)
     assessment = assess(ordered, facts, criteria)
     result = report(
         assessment,
@@ -160,6 +170,7 @@ def assess_order(
         studies = "; ".join(ordered.studies_on_order)
         note = f"This order carries {len(ordered.studies_on_order)} studies ({studies}): each is assessed on its own."
         result = replace(result, explanation=f"{result.explanation} {note}")
+    result = replace(result, questionnaire=questionnaire_for(result))
     return replace(result, latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 

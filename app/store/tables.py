@@ -97,14 +97,40 @@ jti_seen = Table(
     Index("ix_jti_seen_exp", "exp"),
 )
 
+# Questions asked through the question page (one row per insufficient-data CDS card with a link): the order
+# and record needed to re-rate (``context``, cleared once answered or expired), then the clinician's
+# answers as a QuestionnaireResponse and the consultation that re-rated the order.
+questions = Table(
+    "questions",
+    metadata,
+    Column("question_id", String(64), primary_key=True),  # random; named by the signed link token
+    Column("consultation_id", String(100), nullable=False),  # the consultation that asked
+    Column("patient", String(200)),
+    Column("order_ref", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("context", Text),  # JSON: {order, record} while the question is open
+    Column("answered_at", DateTime(timezone=True)),
+    Column("answer_consultation_id", String(100)),  # the consultation that recorded the re-rated result
+    Column("questionnaire_response", Text),  # JSON: the answers
+    Index("ix_questions_order", "patient", "order_ref", "answered_at"),
+    Index("ix_questions_consultation", "consultation_id"),
+    Index("ix_questions_expires", "expires_at"),
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[consultations, feedback, jti_seen])
 
 
+def _v2_questions(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[questions])
+
+
 # Ordered upgrade steps: (version, description, function). Append only; never edit a released step.
 UPGRADES: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "consultations, feedback, jti_seen", _v1_initial),
+    (2, "questions (question page: answers as QuestionnaireResponse)", _v2_questions),
 ]
 
 CURRENT_VERSION = UPGRADES[-1][0]
