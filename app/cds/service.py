@@ -47,7 +47,7 @@ from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
 from app.web.body import read_json_body
 
-log = logging.getLogger("spine_auc.cds_hooks")
+log = logging.getLogger("spine_auc.cds.service")
 
 bp = Blueprint("cds_hooks", __name__)
 

@@ -17,7 +17,7 @@ from app.clinical.assessment import RECORD_TYPES, PatientRecord, record_from_res
 from app.fhir.client import FhirClient
 from app.fhir.errors import FhirError, FhirNotFound
 
-log = logging.getLogger("spine_auc.fhir_record")
+log = logging.getLogger("spine_auc.fhir.record")
 
 __all__ = ["RECORD_TYPES", "FetchedRecord", "fetch_record", "from_fetched"]
 

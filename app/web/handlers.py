@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.errors import Forbidden, SpineAucError, Unauthorized, operation_outcome
 
-log = logging.getLogger("spine_auc.errors")
+log = logging.getLogger("spine_auc.web.handlers")
 
 FHIR_JSON = "application/fhir+json"
 

@@ -151,6 +151,7 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
     assert "purged 1 consultation(s)" in out.output
     assert db.get_consultation(results[0].consultation_id) is None
     assert db.get_consultation(results[1].consultation_id) is not None
+    db.close()
 
 
 def test_evaluate_takes_the_clinicians_answers_from_a_questionnaire_response(tmp_path: Path) -> None:
