@@ -108,6 +108,7 @@ RECORD: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "Procedure": [],
+    "DiagnosticReport": [],
     "Observation": [],
 }
 

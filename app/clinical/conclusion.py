@@ -59,6 +59,7 @@ class Assessment:
     considered: tuple[FactConsidered, ...] = ()
     readings: tuple[Reading, ...] = ()  # the readings that agreed (rated / no-criteria), for later checks
     safety: tuple[SafetyEntry, ...] = ()  # §5 safety checks (app.clinical.safety), in order of severity
+    outcome: Outcome | None = None  # the reported reading (combined parts, region concordance, rated cell)
 
 
 def assess(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria) -> Assessment:
@@ -146,6 +147,7 @@ def _agreed(
         unknowns_not_mattering=tuple(not_mattering),
         considered=_considered(facts, used),
         readings=tuple(readings),
+        outcome=outcome,
     )
     if outcome.status is not Status.RATED:
         return replace(

@@ -9,7 +9,7 @@ Standard library and :mod:`app.criteria.model` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -382,6 +382,7 @@ class RecordIndex:
     issues: tuple[str, ...]  # entries skipped while reading
     referrals: tuple[TaggedInterval, ...] = ()  # the patient's other ServiceRequests in a value set (§2.4)
     observations: tuple[dict[str, Any], ...] = ()  # every Observation (pregnancy status, §5.4)
+    raw: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by type: bodySite, results
 
     @property
     def age(self) -> int | None:
@@ -566,6 +567,10 @@ def read_record(
         issues=tuple(issues),
         referrals=tuple(referrals),
         observations=tuple(read_all(resources.get("Observation", []), read_observation, issues)),
+        raw={
+            t: tuple(r for r in resources.get(t, []) if isinstance(r, dict))
+            for t in ("Procedure", "DiagnosticReport", "Observation")
+        },
     )
 
 

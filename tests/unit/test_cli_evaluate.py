@@ -99,6 +99,7 @@ EXAMPLES = {
     "mr-unsafe-pacemaker-ct": ("rated", "may-be-appropriate"),
     "short-nsaid-course-mri": ("rated", "usually-not-appropriate"),
     "fever-ivdu-mri": ("insufficient-data", None),
+    "tbp-region-mismatch-lumbar-mri": ("no-criteria", None),  # thoracic symptoms, lumbar MRI (§3 step 5)
 }
 
 
