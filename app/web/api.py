@@ -177,28 +177,36 @@ def assess_input(resource: Any) -> Assessed:
         # Patient data supplied inline: assessed as is, nothing is fetched. Each order must be a valid R4
         # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
-        results = assess_orders(checked_orders(orders), record_from_resources(others), criteria)
+        record = record_from_resources(others)
+        per_order = [assess_orders([order], record, criteria) for order in checked_orders(orders)]
         timings["eval"] = (time.perf_counter() - started) * 1000
-        return Assessed(results=list(results), subjects=subjects, timings=timings)
+        return _per_study(per_order, subjects, timings)
 
     checked_orders(orders)  # before any network call
     base_url = _fhir_base_url()
     groups: dict[str, list[int]] = {}
     for index, subject in enumerate(subjects):
         groups.setdefault(str(subject), []).append(index)
-    results_by_index: dict[int, Result] = {}
+    results_by_index: dict[int, list[Result]] = {}
     timings["fhirFetch"] = 0.0
     timings["eval"] = 0.0
     for reference, indexes in groups.items():
         record, fetch_ms = _fetch_record(base_url, reference)
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
-        group_results = assess_orders([orders[i] for i in indexes], record, criteria)
+        for i in indexes:
+            results_by_index[i] = assess_orders([orders[i]], record, criteria)
         timings["eval"] += (time.perf_counter() - started) * 1000
-        for i, result in zip(indexes, group_results, strict=True):
-            results_by_index[i] = result
-    results = [results_by_index[i] for i in range(len(orders))]
-    return Assessed(results=results, subjects=subjects, timings=timings)
+    return _per_study([results_by_index[i] for i in range(len(orders))], subjects, timings)
+
+
+def _per_study(
+    per_order: list[list[Result]], subjects: list[str | None], timings: dict[str, float]
+) -> Assessed:
+    """One result per study (an order of two regions gives two, §1.3), each with its order's subject."""
+    results = [result for results in per_order for result in results]
+    by_result = [subject for results, subject in zip(per_order, subjects, strict=True) for _ in results]
+    return Assessed(results=results, subjects=by_result, timings=timings)
 
 
 def _record(assessed: Assessed, *, request_id: str, started: float) -> None:
