@@ -114,10 +114,11 @@ def evaluate_partition(work: str, index: int, out: str, criteria_dir: str) -> di
             others = record_resources(
                 [r for _, r in items if r.get("resourceType") != "ServiceRequest"], medications
             )
-            results = assess_orders([o for _, o in valid], record_from_resources(others), criteria)
-            for (where, order), result in zip(valid, results, strict=True):
-                row = audit_row(result.to_json(), order, where)
-                rows.append(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
+            record = record_from_resources(others)
+            for where, order in valid:  # one result per study the order names (clinical-rules §1.3)
+                for result in assess_orders([order], record, criteria):
+                    row = audit_row(result.to_json(), order, where)
+                    rows.append(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
     finally:
         medications.close()
     # The invalid-order list first: a partition counts as done once its results file exists.
