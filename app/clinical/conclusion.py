@@ -253,5 +253,4 @@ def describe(criteria: Criteria, outcome: Outcome) -> str:
     category = criteria.categories[str(outcome.category)]["display"].lower()
     variant = f" V{outcome.best.variant}" if outcome.best else ""
     mods = f" ({', '.join(outcome.modifiers)})" if outcome.modifiers else ""
-    widened = f", {outcome.best.coverage.text}" if outcome.best and outcome.best.coverage else ""
-    return f"{topic.title}{variant}: {category}{mods}{widened}"
+    return f"{topic.title}{variant}: {category}{mods}"
