@@ -93,11 +93,25 @@ def _excluded(vs: ValueSet, system: str, norm: str) -> bool:
     return any(norm.startswith(e) for e in vs.exclude_prefix.get(system, ()))
 
 
+_LONGEST_PREFIX: dict[int, tuple[object, int]] = {}
+
+
+def longest_prefix(prefixes: Mapping[str, object]) -> int:
+    """The length of the longest prefix in one system's prefix index (memoised per index object)."""
+    known = _LONGEST_PREFIX.get(id(prefixes))
+    if known is not None and known[0] is prefixes:
+        return known[1]
+    longest = max((len(p) for p in prefixes), default=0)
+    _LONGEST_PREFIX[id(prefixes)] = (prefixes, longest)
+    return longest
+
+
 def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     """Every value set a CodeableConcept's codes belong to, by indexed lookup (names are not tried here).
 
     One pass per resource instead of one per fact and value set: the cost is a few dictionary lookups
-    per coding (the exact code, then each prefix of the normalised code).
+    per coding (the exact code, then each prefix of the normalised code up to the longest prefix any value
+    set names), so it is linear in the code's length, never quadratic.
     """
     tags: dict[str, Match] = {}
     for coding in codings_of(concept):
@@ -111,7 +125,7 @@ def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
         prefixes = criteria.vs_prefix.get(system)
         if not prefixes:
             continue
-        for k in range(1, len(norm) + 1):
+        for k in range(1, min(len(norm), longest_prefix(prefixes)) + 1):
             for vs_id, seventh, weak in prefixes.get(norm[:k], ()):
                 if vs_id in tags or (seventh is not None and (len(norm) < 7 or norm[6] not in seventh)):
                     continue

@@ -19,7 +19,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
+from app.clinical.assessment import PatientRecord, assess_order, record_from_resources
+from app.clinical.not_rated import with_data_issues
 from app.clinical.result import Result
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType
 from app.fhir.client import FhirClient, client_for
@@ -29,6 +30,14 @@ from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response
 from app.fhir.record import fetch_record
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
+from app.web.limits import (
+    EvaluationBudget,
+    check_order_count,
+    clip_input,
+    input_limits,
+    max_medication_reads,
+    within_budget,
+)
 from app.web.openapi import build_openapi
 
 log = logging.getLogger("spine_auc.api")
@@ -121,6 +130,7 @@ def _fhir_client(base_url: str) -> FhirClient:
         timeout=float(cfg.get("FHIR_TIMEOUT_SECONDS", 5.0)),
         deadline=float(cfg.get("FHIR_DEADLINE_SECONDS", 8.0)),
         page_cap=int(cfg.get("FHIR_PAGE_CAP", 50)),
+        max_medication_reads=max_medication_reads(),
     )
 
 
@@ -128,7 +138,7 @@ def _fetch_record(base_url: str, reference: str) -> tuple[PatientRecord, float]:
     """Fetch the patient's record from the FHIR server → (PatientRecord, elapsed ms)."""
     patient_id = _patient_id(reference, base_url)
     started = time.perf_counter()
-    fetched = fetch_record(_fhir_client(base_url), patient_id)
+    fetched = fetch_record(_fhir_client(base_url), patient_id, limits=input_limits())
     elapsed_ms = (time.perf_counter() - started) * 1000
     if fetched.patient_missing:
         raise UnprocessableInput(
@@ -153,11 +163,32 @@ def _check_input_shape(resource: Any) -> dict[str, Any]:
     return resource
 
 
-def evaluate_input(resource: Any) -> Evaluation:
-    """Split, validate, gather patient data (inline or fetched) and evaluate every order."""
-    resource = _check_input_shape(resource)
+def _assess_all(
+    orders: list[dict[str, Any]], record: PatientRecord, budget: EvaluationBudget
+) -> list[Result]:
     criteria = current_app.extensions["spine_auc.criteria"]
+    return within_budget(
+        orders, lambda order: order, lambda order: assess_order(order, record, criteria), criteria, budget
+    )
+
+
+def evaluate_input(resource: Any) -> Evaluation:
+    """Split, validate, gather patient data (inline or fetched) and evaluate every order.
+
+    Over-long codes and texts are cut first (data issues on every result); more orders than
+    ``MAX_ORDERS_PER_CALL`` is a 422; orders the evaluation budget does not reach are "not rated".
+    """
+    resource = _check_input_shape(resource)
+    notes = clip_input(resource)
+    evaluation = _evaluate(resource)
+    evaluation.results = [with_data_issues(result, notes) for result in evaluation.results]
+    return evaluation
+
+
+def _evaluate(resource: dict[str, Any]) -> Evaluation:
     orders, others = split_input(resource)  # at least one order, or InvalidInput
+    check_order_count(len(orders), "ServiceRequest")
+    budget = EvaluationBudget()
     subjects = [_subject_of(order) for order in orders]
     if not others:
         for index, subject in enumerate(subjects):
@@ -172,7 +203,7 @@ def evaluate_input(resource: Any) -> Evaluation:
         # Patient data supplied inline: evaluated as is, nothing is fetched. Each order must be a valid R4
         # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
-        results = assess_orders(checked_orders(orders), record_from_resources(others), criteria)
+        results = _assess_all(checked_orders(orders), record_from_resources(others), budget)
         timings["eval"] = (time.perf_counter() - started) * 1000
         return Evaluation(results=list(results), subjects=subjects, timings=timings)
 
@@ -188,7 +219,7 @@ def evaluate_input(resource: Any) -> Evaluation:
         record, fetch_ms = _fetch_record(base_url, reference)
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
-        group_results = assess_orders([orders[i] for i in indexes], record, criteria)
+        group_results = _assess_all([orders[i] for i in indexes], record, budget)
         timings["eval"] += (time.perf_counter() - started) * 1000
         for i, result in zip(indexes, group_results, strict=True):
             results_by_index[i] = result
