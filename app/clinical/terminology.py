@@ -39,7 +39,9 @@ def codings_of(concept: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(concept, dict):
         raise ValueError("expected a CodeableConcept object")
-    codings = concept.get("coding", [])
+    codings = concept.get("coding")
+    if codings is None:
+        return []
     if not isinstance(codings, list):
         raise ValueError("CodeableConcept.coding is not a list")
     return [c for c in codings if isinstance(c, dict)]
@@ -50,7 +52,9 @@ def texts_of(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
     out = [concept["text"]] if isinstance(concept.get("text"), str) else []
-    out += [c["display"] for c in codings_of(concept) if isinstance(c.get("display"), str)]
+    codings = concept.get("coding")
+    if isinstance(codings, list):  # a malformed coding is reported where codes are read; text still counts
+        out += [c["display"] for c in codings if isinstance(c, dict) and isinstance(c.get("display"), str)]
     return out
 
 
