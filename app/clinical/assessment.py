@@ -60,7 +60,9 @@ def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
         elif isinstance(rtype, str) and rtype in record.resources:
             record.resources[rtype].append(res)
         else:
-            record.issues.append(f"{str(rtype)[:64]}/{str(res.get('id'))[:64]} is not a type we read; ignored")
+            record.issues.append(
+                f"{str(rtype)[:64]}/{str(res.get('id'))[:64]} is not a type we read; ignored"
+            )
     return record
 
 

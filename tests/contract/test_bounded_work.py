@@ -179,7 +179,9 @@ def test_medication_references_within_the_limit_are_read(tmp_path: Path, stub_se
     stub_server.json("/fhir/MedicationStatement", statements)
     stub_server.route(
         "/fhir/Medication/",
-        lambda req: req.send_json(200, {"resourceType": "Medication", "id": req.route_path.rsplit("/", 1)[1]}),
+        lambda req: req.send_json(
+            200, {"resourceType": "Medication", "id": req.route_path.rsplit("/", 1)[1]}
+        ),
     )
     app = make_app(tmp_path, MAX_MEDICATION_READS=3)
     request = _request()

@@ -30,7 +30,11 @@ def _bundle(request: dict[str, Any]) -> dict[str, Any]:
     resources = [request["prefetch"]["patient"]] + [
         e["resource"] for e in request["prefetch"]["conditions"]["entry"]
     ]
-    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in [order, *resources]]}
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in [order, *resources]],
+    }
 
 
 def _post_raw(client: Any, path: str, text: str) -> Any:
