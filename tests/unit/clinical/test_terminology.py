@@ -7,8 +7,8 @@ from typing import Any
 
 from app.clinical.input_limits import InputLimits, clip_codes_and_texts
 from app.clinical.terminology import concept_tags, longest_prefix
-from app.criteria.loader import load_criteria
 from app.config import DEFAULTS
+from app.criteria.loader import load_criteria
 
 CRITERIA = load_criteria(DEFAULTS["CRITERIA_DIR"])
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
