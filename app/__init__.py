@@ -29,7 +29,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.security.cds_auth import authenticator_from_config
     from app.store.consultations import ConsultationStore
 
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    from app.store.consultations import private_data_dir
+
+    private_data_dir(app.config["DATA_DIR"])
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])
     app.extensions["spine_auc.store"] = store
     app.extensions["spine_auc.cds_auth"] = authenticator_from_config(app.config, store)

@@ -68,10 +68,37 @@ def _decode_cursor(cursor: str) -> int:
         raise InvalidInput("invalid paging cursor", expression=["cursor"]) from exc
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def private_data_dir(data_dir: str | Path) -> Path:
+    """The data directory (audit database, metrics files), created or narrowed to mode 0700."""
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+        path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def private_sqlite_files(database: str) -> None:
+    """The database file exists with mode 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` (which
+    SQLite creates with the database file's mode) are 0600 too; files left by an older release are fixed."""
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for suffix in SQLITE_SIDE_FILES:
+        side = Path(f"{database}{suffix}")
+        if side.exists() and side.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+            side.chmod(PRIVATE_FILE_MODE)
+
+
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_files(parsed.database)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
