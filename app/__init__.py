@@ -24,12 +24,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     web_errors.register(app)
 
     # Audit store (SQLite WAL under DATA_DIR by default, PostgreSQL by URL) and the CDS client authenticator.
-    from pathlib import Path
-
     from app.security.cds_auth import authenticator_from_config
-    from app.store.consultations import ConsultationStore
-
-    from app.store.consultations import private_data_dir
+    from app.store.consultations import ConsultationStore, private_data_dir
 
     private_data_dir(app.config["DATA_DIR"])
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,19 @@ def _first_code(result: Result) -> tuple[str | None, str | None]:
         if coding.code:
             return _str_or_none(coding.system, 200), _str_or_none(coding.code, 100)
     return None, None
+
+
+def compress_result(result: dict[str, Any]) -> bytes:
+    """The result JSON as stored since schema version 2: compact JSON, zlib level 6 (~40 % of its size)."""
+    return zlib.compress(_json(result).encode(), 6)
+
+
+def read_result(row: Any) -> dict[str, Any]:
+    """The result of a row, compressed (version 2) or as JSON text (rows written by version 1)."""
+    blob = getattr(row, "result_z", None)
+    raw = zlib.decompress(blob).decode() if blob is not None else row.result
+    value: dict[str, Any] = json.loads(raw)
+    return value
 
 
 def _encode_cursor(seq: int) -> str:
@@ -181,11 +195,12 @@ class ConsultationStore:
                     "category": _str_or_none(result.category, 60),
                     "score": result.score,
                     "pama_rating": _str_or_none(result.pama_rating, 40),
-                    "reasons": _json([r.to_json() for r in result.reasons]),
+                    "reasons": "",  # inside result_z (schema version 2)
                     "criteria_version": _str_or_none(result.criteria_version, 100),
                     "created_at": now,
                     "latency_ms": float(latency_ms),
-                    "result": _json(result.to_json()),
+                    "result": "",
+                    "result_z": compress_result(result.to_json()),
                 }
             )
         try:
@@ -199,9 +214,10 @@ class ConsultationStore:
         created = row.created_at
         if created is not None and created.tzinfo is None:  # SQLite returns naive UTC
             created = created.replace(tzinfo=UTC)
+        result = read_result(row)
         return {
             "consultationId": row.consultation_id,
-            "result": json.loads(row.result),
+            "result": result,
             "audit": {
                 "hookInstance": row.hook_instance,
                 "requestId": row.request_id,
@@ -216,7 +232,7 @@ class ConsultationStore:
                 "category": row.category,
                 "score": row.score,
                 "pamaRating": row.pama_rating,
-                "reasons": json.loads(row.reasons),
+                "reasons": json.loads(row.reasons) if row.reasons else result.get("reasons", []),
                 "criteriaVersion": row.criteria_version,
                 "recordedAt": created.isoformat() if created else None,
                 "latencyMs": row.latency_ms,
