@@ -22,6 +22,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["spine_auc.criteria"] = load_criteria(app.config["CRITERIA_DIR"])
 
     web_errors.register(app)
+    from app.web import metrics as web_metrics
+
+    web_metrics.register(app)
+    from app.web import request_limits
+
+    request_limits.register(app)
 
     # Audit store (SQLite WAL under DATA_DIR by default, PostgreSQL by URL) and the CDS client authenticator.
     from app.security.cds_auth import authenticator_from_config

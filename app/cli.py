@@ -233,6 +233,10 @@ def store_purge(days: int | None) -> None:
     click.echo(f"purged {deleted} consultation(s) older than {keep} days")
 
 
+GUNICORN_LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the app refuses above MAX_URL_BYTES itself
+GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 16380  # the app refuses a header above MAX_HEADER_BYTES itself
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -247,6 +251,16 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
     import logging
     import os
 
+    # Metrics of every worker go to a private directory under the data directory; the variable must be
+    # set before prometheus_client is first imported (app.metrics), so it comes first.
+    metrics_dir = Path(load_config()["DATA_DIR"]) / "metrics"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from app.metrics import mark_worker_dead, prepare_multiprocess_dir
+    from app.store.consultations import private_data_dir
+
+    private_data_dir(metrics_dir.parent)
+    prepare_multiprocess_dir(metrics_dir.parent)
+
     from app import create_app
 
     overrides: dict[str, Any] = {"BIND_HOST": host}
@@ -254,7 +268,6 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         overrides["ALLOW_UNAUTHENTICATED"] = True
         os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
     os.environ["SPINE_AUC_BIND_HOST"] = host
-    from app.config import load_config
     from app.logging_setup import configure_logging
     from app.security.cds_auth import check_startup_security
 
@@ -282,6 +295,11 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
+            # Our own limits answer first, as OperationOutcomes (app/web/request_limits.py): gunicorn's
+            # are set above them (its maximum request line is 8190) and only answer beyond.
+            self.cfg.set("limit_request_line", GUNICORN_LIMIT_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", GUNICORN_LIMIT_REQUEST_FIELD_SIZE)
+            self.cfg.set("child_exit", lambda _server, worker: mark_worker_dead(worker.pid))
             # The app (and its database engine) is built before the fork: each worker opens its own connections.
             self.cfg.set(
                 "post_fork",

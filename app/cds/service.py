@@ -44,6 +44,7 @@ from app.clinical.result import CardLink, Result
 from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
+from app.metrics import count_outcomes
 from app.web.body import read_json_body
 from app.web.limits import (
     TIME_BUDGET_REACHED,
@@ -399,6 +400,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
             patient=patient_id,
             latency_ms=latency_ms,
         )
+    count_outcomes(recorded)
     log.info(
         "cds %s hookInstance=%s orders=%d cards=%d data=%s criteria=%s consultations=%s %.1fms",
         service.id,

@@ -17,6 +17,7 @@ from app.clinical.assessment import RECORD_TYPES, PatientRecord, record_from_res
 from app.clinical.input_limits import InputLimits, clip_codes_and_texts
 from app.fhir.client import FhirClient
 from app.fhir.errors import FhirError, FhirLimitReached, FhirNotFound
+from app.metrics import FHIR_FETCH_ERRORS, FHIR_FETCH_LATENCY, timed
 
 log = logging.getLogger("spine_auc.fhir_record")
 
@@ -75,7 +76,10 @@ def fetch_record(
 
     With ``limits``, over-long codes and texts of the fetched resources are cut (data issues).
     """
-    fetched = from_fetched(client.fetch_patient_record(patient_id, types))
+    with timed(FHIR_FETCH_LATENCY):
+        fetched = from_fetched(client.fetch_patient_record(patient_id, types))
+    for rtype, err in fetched.errors.items():
+        FHIR_FETCH_ERRORS.labels(resource_type=rtype, error=type(err).__name__).inc()
     notes = clip_codes_and_texts(fetched.resources, limits) if limits is not None else []
     if notes:
         fetched = replace(fetched, issues=(*fetched.issues, *notes))

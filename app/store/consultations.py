@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.clinical.result import Result
 from app.errors import InvalidInput, SpineAucError
+from app.metrics import STORE_WRITE_LATENCY, timed
 from app.store import tables as s
 
 MAX_PAGE = 200
@@ -204,7 +205,7 @@ class ConsultationStore:
                 }
             )
         try:
-            with self.engine.begin() as conn:
+            with timed(STORE_WRITE_LATENCY, kind="consultations"), self.engine.begin() as conn:
                 conn.execute(insert(s.consultations), rows)
         except SQLAlchemyError as exc:
             raise StoreError(f"consultation could not be recorded: {type(exc).__name__}") from exc
@@ -302,7 +303,7 @@ class ConsultationStore:
             "received_at": datetime.now(UTC),
         }
         try:
-            with self.engine.begin() as conn:
+            with timed(STORE_WRITE_LATENCY, kind="feedback"), self.engine.begin() as conn:
                 conn.execute(insert(s.feedback).values(**row))
         except IntegrityError:
             return False
@@ -358,6 +359,11 @@ class ConsultationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"purge failed: {type(exc).__name__}") from exc
         return int(deleted.rowcount or 0)
+
+    def ping(self) -> None:
+        """A cheap query (``SELECT 1``): raises when the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar()
 
     def count_consultations(self) -> int:
         with self.engine.connect() as conn:

@@ -29,6 +29,7 @@ from app.fhir.guidance import guidance_bundle, to_guidance_response
 from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response
 from app.fhir.record import fetch_record
+from app.metrics import count_outcomes
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
 from app.web.limits import (
     EvaluationBudget,
@@ -283,6 +284,7 @@ def _answer(
 ) -> Response:
     """The one route ending: audit the consultations, then answer ``body`` with our headers."""
     _record(evaluation, request_id=request_id, started=started)
+    count_outcomes(evaluation.results)
     response = jsonify(body)
     if mimetype:
         response.mimetype = mimetype
