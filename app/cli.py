@@ -233,6 +233,18 @@ def store_purge(days: int | None) -> None:
     click.echo(f"purged {deleted} consultation(s) older than {keep} days")
 
 
+def _fresh_private_dir(path: Path) -> Path:
+    """An empty directory of mode 0700 (its parent, the data directory, 0700 too); standard library only."""
+    import shutil
+
+    for directory in (path.parent, path):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
+    for child in path.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    return path
+
+
 GUNICORN_LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the app refuses above MAX_URL_BYTES itself
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 16380  # the app refuses a header above MAX_HEADER_BYTES itself
 
@@ -253,15 +265,10 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
 
     # Metrics of every worker go to a private directory under the data directory; the variable must be
     # set before prometheus_client is first imported (app.metrics), so it comes first.
-    metrics_dir = Path(load_config()["DATA_DIR"]) / "metrics"
+    metrics_dir = _fresh_private_dir(Path(load_config()["DATA_DIR"]) / "metrics")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    from app.metrics import mark_worker_dead, prepare_multiprocess_dir
-    from app.store.consultations import private_data_dir
-
-    private_data_dir(metrics_dir.parent)
-    prepare_multiprocess_dir(metrics_dir.parent)
-
     from app import create_app
+    from app.metrics import mark_worker_dead
 
     overrides: dict[str, Any] = {"BIND_HOST": host}
     if allow_unauthenticated:

@@ -13,11 +13,9 @@ topics and categories come from the criteria; refusal reasons are a short fixed 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -91,15 +89,6 @@ def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
         yield
     finally:
         (histogram.labels(**labels) if labels else histogram).observe(time.perf_counter() - started)
-
-
-def prepare_multiprocess_dir(data_dir: str | Path) -> Path:
-    """A fresh private directory for the workers' metric files; call before importing this module's users."""
-    path = Path(data_dir) / "metrics"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True, mode=0o700)
-    return path
 
 
 def mark_worker_dead(pid: int) -> None:
