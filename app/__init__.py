@@ -37,6 +37,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])
     app.extensions["spine_auc.store"] = store
     app.extensions["spine_auc.cds_auth"] = authenticator_from_config(app.config, store)
+    # API clients (REST API, $appropriateness, consultation reads) and no token ever in a query string.
+    from app.security.api_auth import api_authenticator_from_config
+    from app.web.access import refuse_query_tokens
+
+    app.extensions["spine_auc.api_auth"] = api_authenticator_from_config(app.config)
+    app.before_request(refuse_query_tokens)
     from app.web.consultations import bp as consultations_bp
 
     app.register_blueprint(consultations_bp)

@@ -276,12 +276,14 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
     os.environ["SPINE_AUC_BIND_HOST"] = host
     from app.logging_setup import configure_logging
+    from app.security.api_auth import api_startup_warnings
     from app.security.cds_auth import check_startup_security
 
     configure_logging()
     log = logging.getLogger("spine_auc.serve")
     try:
-        for warning in check_startup_security(load_config(overrides), host):
+        config = load_config(overrides)
+        for warning in check_startup_security(config, host) + api_startup_warnings(config, host):
             log.warning(warning)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None
@@ -307,6 +309,9 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("limit_request_line", GUNICORN_LIMIT_REQUEST_LINE)
             self.cfg.set("limit_request_field_size", GUNICORN_LIMIT_REQUEST_FIELD_SIZE)
             self.cfg.set("child_exit", lambda _server, worker: mark_worker_dead(worker.pid))
+            self.cfg.set("errorlog", "-")
+            # JSON lines, query strings and credentials redacted (app/logging_setup.py).
+            self.cfg.set("logger_class", "app.logging_setup.GunicornJsonLogger")
             # The app (and its database engine) is built before the fork: each worker opens its own connections.
             self.cfg.set(
                 "post_fork",

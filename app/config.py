@@ -38,6 +38,16 @@ DEFAULTS: dict[str, Any] = {
     "CDS_TRUSTED_ISSUERS": [],
     "ALLOW_UNAUTHENTICATED": False,
     "BIND_HOST": "127.0.0.1",
+    # Origins allowed to call CDS Hooks from a browser: ["*"] or a list (env: JSON list or comma-separated).
+    "CDS_CORS_ORIGINS": ["*"],
+    # The public URL of this service (behind a proxy): the expected token audience is derived from it.
+    "PUBLIC_BASE_URL": None,
+    # Tokens (CDS clients and API clients): clock skew and the longest accepted exp - iat.
+    "CDS_CLOCK_SKEW_SECONDS": 60,
+    "CDS_MAX_TOKEN_LIFETIME_SECONDS": 300,
+    # API clients (REST API, $appropriateness, consultation reads): JSON list of issuers.
+    "API_TRUSTED_ISSUERS": [],
+    "API_MAX_TOKEN_LIFETIME_SECONDS": 300,
 }
 
 _ENV_PREFIX = "SPINE_AUC_"
@@ -51,8 +61,10 @@ def _coerce(raw: str, default: Any) -> Any:
         return int(raw)
     if isinstance(default, float):
         return float(raw)
-    if isinstance(default, list | dict):
+    if isinstance(default, dict) or (isinstance(default, list) and raw.lstrip().startswith("[")):
         return json.loads(raw)
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
 
 

@@ -50,10 +50,33 @@ class NotFound(SpineAucError):
 
 
 class Unauthorized(SpineAucError):
-    """A CDS call without an acceptable JWT. Rendered as a bare 401: no body that helps an attacker."""
+    """A call without an acceptable bearer token: 401, a generic OperationOutcome and a Bearer challenge.
+
+    The message is logged by the caller, never sent: the body says only that authentication failed.
+    """
 
     status = 401
     issue_code = "login"
+    challenge = 'Bearer realm="spine-auc"'
+
+    def __init__(self, message: str, *, error: str | None = None):
+        super().__init__(message)
+        if error is not None:
+            self.challenge = f'Bearer realm="spine-auc", error="{error}"'
+
+    def to_operation_outcome(self) -> dict[str, Any]:
+        return operation_outcome("authentication required: send a valid bearer token", code=self.issue_code)
+
+
+class Forbidden(SpineAucError):
+    """A valid token without the scope the route needs: 403 with an ``insufficient_scope`` challenge."""
+
+    status = 403
+    issue_code = "forbidden"
+
+    def __init__(self, scope: str):
+        super().__init__(f"this call needs the scope {scope}")
+        self.challenge = f'Bearer realm="spine-auc", error="insufficient_scope", scope="{scope}"'
 
 
 class DataRequired(SpineAucError):

@@ -24,14 +24,15 @@ import jwt
 
 from app.errors import InvalidInput, Unauthorized
 from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
+from app.security.key_fit import key_misfit
 
 log = logging.getLogger("spine_auc.auth")
 
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 ALLOWED_EXTRA_ALGORITHMS = frozenset({"ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512"})
-_KEY_FAMILY = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
-_EC_CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 MAX_TOKEN_BYTES = 16 * 1024
+# CDS Hooks: tokens "SHOULD be very short lived"; the sandbox signs exp = iat + 300.
+DEFAULT_MAX_TOKEN_LIFETIME = 300
 
 
 class JtiStore(Protocol):
@@ -86,7 +87,7 @@ def normalize_base_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _https_or_loopback(url: str, what: str) -> None:
+def require_https_or_loopback(url: str, what: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
         return
@@ -115,9 +116,9 @@ def parse_issuer(raw: dict[str, Any]) -> IssuerConfig:
     if jwks_file and jwks_url:
         raise ValueError(f"issuer {iss}: give either 'jwks_file' or 'jwks_url', not both")
     if jwks_url:
-        _https_or_loopback(jwks_url, f"issuer {iss}: jwks_url")
+        require_https_or_loopback(jwks_url, f"issuer {iss}: jwks_url")
     for url in jku_allowlist:
-        _https_or_loopback(url, f"issuer {iss}: jku_allowlist entry")
+        require_https_or_loopback(url, f"issuer {iss}: jku_allowlist entry")
     algorithms = _strings(raw.get("algorithms"), "algorithms") or DEFAULT_ALGORITHMS
     for alg in algorithms:
         if alg not in DEFAULT_ALGORITHMS and alg not in ALLOWED_EXTRA_ALGORITHMS:
@@ -150,17 +151,35 @@ def parse_issuers(raw: Any) -> list[IssuerConfig]:
 def _expected_audiences(issuer: IssuerConfig, audience_url: str) -> list[str]:
     """The ``aud`` values acceptable for a call to ``audience_url``.
 
-    Configured ``audiences`` are the public URL(s) of the ``/cds-services`` base; the token must name
-    that base plus the endpoint path being called (the discovery URL is the base itself). Without
-    configured audiences the exact request URL is expected.
+    A configured audience is either the public URL of the ``/cds-services`` base (the token must then
+    name that base plus the endpoint path being called; the discovery URL is the base itself) or the
+    exact URL of one service (what the CDS Hooks sandbox sends), which then covers that service and its
+    feedback endpoint only. Without configured audiences the exact request URL is expected.
     """
     audience_url = audience_url.split("?", 1)[0].rstrip("/")
     if not issuer.audiences:
         return [audience_url]
-    path = urlsplit(audience_url).path
+    tail = _after_cds_services(urlsplit(audience_url).path)
+    expected = []
+    for configured in issuer.audiences:
+        path = urlsplit(configured).path
+        marker = path.find("/cds-services")
+        if marker < 0:
+            expected.append(configured + tail)
+            continue
+        service = path[marker + len("/cds-services") :]
+        if not service or tail == service or tail.startswith(service + "/"):
+            expected.append(configured[: len(configured) - len(service)] + tail)
+    return expected
+
+
+def _after_cds_services(path: str) -> str:
     marker = path.find("/cds-services")
-    tail = path[marker + len("/cds-services") :] if marker >= 0 else ""
-    return [base + tail for base in issuer.audiences]
+    return path[marker + len("/cds-services") :] if marker >= 0 else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class CdsAuthenticator:
@@ -172,6 +191,7 @@ class CdsAuthenticator:
         store: JtiStore,
         *,
         clock_skew: int = 60,
+        max_token_lifetime: int = DEFAULT_MAX_TOKEN_LIFETIME,
         allow_unauthenticated: bool,
         jwks_fetcher: Fetcher | None = None,
         open_fhir_servers: tuple[str, ...] = (),
@@ -181,6 +201,7 @@ class CdsAuthenticator:
         self.issuers = {i.iss: i for i in parse_issuers(issuers)}
         self.store = store
         self.clock_skew = clock_skew
+        self.max_token_lifetime = max_token_lifetime
         self.allow_unauthenticated = allow_unauthenticated
         self.keys = JwksCache(jwks_fetcher)
         self.open_fhir_servers = tuple(normalize_base_url(u) for u in open_fhir_servers)
@@ -244,8 +265,12 @@ class CdsAuthenticator:
             raise self._refuse(f"invalid token ({type(exc).__name__})", iss=iss, kid=kid) from exc
         now = self._clock()
         iat, exp = claims["iat"], claims["exp"]
-        if not isinstance(iat, int | float) or iat > now + self.clock_skew:
+        if not _is_number(iat) or not _is_number(exp):
+            raise self._refuse("exp or iat is not a number", iss=iss, kid=kid)
+        if iat > now + self.clock_skew:
             raise self._refuse("iat in the future", iss=iss, kid=kid)
+        if exp - iat > self.max_token_lifetime + self.clock_skew:
+            raise self._refuse("token lifetime too long", iss=iss, kid=kid)
         if not isinstance(jti, str) or not jti:
             raise self._refuse("no jti", iss=iss, kid=kid)
         tenant = claims.get("tenant")
@@ -276,8 +301,8 @@ class CdsAuthenticator:
                     raise self._refuse("jku not on the allowlist", iss=issuer.iss, jku=jku)
                 if issuer.jwks_file:  # pinned out-of-band: the allowlisted jku is never fetched
                     key = self.keys.from_file(issuer.jwks_file, kid)
-                else:
-                    key = self.keys.from_url(jku, kid)
+                else:  # the normalised allowlist entry, never the token's spelling: one cache entry each
+                    key = self.keys.from_url(normalized, kid)
             elif issuer.jwks_file:
                 key = self.keys.from_file(issuer.jwks_file, kid)
             elif issuer.jwks_url:
@@ -291,13 +316,9 @@ class CdsAuthenticator:
         return key
 
     def _check_key_matches(self, key: SigningKey, alg: str, iss: str, kid: str) -> None:
-        """The key, not the token, decides what verifies: kty/crv (and the JWK's own alg) must fit ``alg``."""
-        if key.alg is not None and key.alg != alg:
-            raise self._refuse("alg differs from the key's alg", iss=iss, kid=kid)
-        if key.jwk.key_type != _KEY_FAMILY.get(alg[:2]):
-            raise self._refuse("key type does not fit alg", iss=iss, kid=kid)
-        if alg in _EC_CURVE and key.crv != _EC_CURVE[alg]:
-            raise self._refuse("curve does not fit alg", iss=iss, kid=kid)
+        misfit = key_misfit(key, alg)
+        if misfit is not None:
+            raise self._refuse(misfit, iss=iss, kid=kid)
 
     def check_fhir_server(self, caller: Caller | None, fhir_server: str | None) -> None:
         """Refuse (before any outbound call) a ``fhirServer`` the caller is not allowed to name."""
@@ -370,6 +391,7 @@ def authenticator_from_config(config: dict[str, Any], store: JtiStore) -> CdsAut
         issuers,
         store,
         clock_skew=int(config.get("CDS_CLOCK_SKEW_SECONDS", 60)),
+        max_token_lifetime=int(config.get("CDS_MAX_TOKEN_LIFETIME_SECONDS", DEFAULT_MAX_TOKEN_LIFETIME)),
         allow_unauthenticated=explicit or loopback_default,
         open_fhir_servers=(fhir_base,) if fhir_base else (),
         loopback_only=loopback_default and not explicit,

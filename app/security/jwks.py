@@ -2,7 +2,8 @@
 
 A key set comes from a file (re-read when it changes) or from an HTTPS URL (cached for ``ttl``
 seconds; an unknown ``kid`` triggers one refetch, at most every ``min_refetch`` seconds, so a client
-that rotates its keys is picked up without letting a stream of bogus ``kid`` values hammer it).
+that rotates its keys is picked up without letting a stream of bogus ``kid`` values hammer it). At most
+``max_sources`` key sets of each kind are kept (least recently used dropped first).
 The default fetcher goes through ``app.fhir.http`` (the one outbound HTTP layer): no redirects, a time
 budget and a size cap. Each key keeps the ``alg``/``crv`` its JWK declares, so callers need no PyJWT
 internals to check that a token's ``alg`` fits the key.
@@ -15,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,10 @@ log = logging.getLogger("spine_auc.jwks")
 Fetcher = Callable[[str], dict[str, Any]]
 
 MAX_JWKS_BYTES = 256 * 1024
+# Key sets kept per process (files and URLs each); the least recently used is dropped beyond this. The
+# callers pass only configured sources (a file, a jwks_url, a normalised allowlisted jku), so the bound is a
+# backstop, never a working limit.
+MAX_CACHED_SOURCES = 32
 
 
 class JwksError(Exception):
@@ -89,13 +95,32 @@ class _Cached:
 class JwksCache:
     """Keys by source (a file path or a URL), thread-safe, shared by all issuers of one process."""
 
-    def __init__(self, fetcher: Fetcher | None = None, *, ttl: float = 300.0, min_refetch: float = 10.0):
+    def __init__(
+        self,
+        fetcher: Fetcher | None = None,
+        *,
+        ttl: float = 300.0,
+        min_refetch: float = 10.0,
+        max_sources: int = MAX_CACHED_SOURCES,
+    ):
         self._fetcher = fetcher or fetch_json
         self.ttl = ttl
         self.min_refetch = min_refetch
+        self.max_sources = max_sources
         self._lock = threading.Lock()
-        self._files: dict[str, _Cached] = {}
-        self._urls: dict[str, _Cached] = {}
+        self._files: OrderedDict[str, _Cached] = OrderedDict()
+        self._urls: OrderedDict[str, _Cached] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many key sets are cached (files and URLs)."""
+        return len(self._files) + len(self._urls)
+
+    def _remember(self, cache: OrderedDict[str, _Cached], source: str, entry: _Cached) -> None:
+        cache[source] = entry
+        cache.move_to_end(source)
+        while len(cache) > self.max_sources:
+            dropped, _ = cache.popitem(last=False)
+            log.warning("JWKS cache full; dropped the least recently used key set source=%s", dropped)
 
     def from_file(self, path: str, kid: str) -> SigningKey | None:
         with self._lock:
@@ -112,7 +137,7 @@ class JwksCache:
                     except ValueError as exc:
                         raise JwksError(f"JWKS file is not JSON: {path}") from exc
                 cached = _Cached(keys=parse_jwks(data), fetched_at=time.monotonic(), stamp=stamp)
-                self._files[path] = cached
+            self._remember(self._files, path, cached)
             return cached.keys.get(kid)
 
     def from_url(self, url: str, kid: str) -> SigningKey | None:
@@ -131,7 +156,7 @@ class JwksCache:
                     log.warning("JWKS refresh failed; keeping the cached key set url=%s", url)
                 else:
                     cached = _Cached(keys=keys, fetched_at=now)
-                    self._urls[url] = cached
             if cached is None:  # unreachable: a failed first fetch raised above
                 raise JwksError("no key set")
+            self._remember(self._urls, url, cached)
             return cached.keys.get(kid)

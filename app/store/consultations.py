@@ -68,15 +68,21 @@ def read_result(row: Any) -> dict[str, Any]:
     return value
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"c1:{seq}".encode()).decode().rstrip("=")
+def _query_digest(*parts: str | None) -> str:
+    """Binds a cursor to the query (tenant, patient, order) that produced it."""
+    return hashlib.sha256(_json(list(parts)).encode()).hexdigest()[:16]
 
 
-def _decode_cursor(cursor: str) -> int:
+def _encode_cursor(seq: int, digest: str) -> str:
+    return base64.urlsafe_b64encode(f"c2:{seq}:{digest}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, digest: str) -> int:
+    """The ``seq`` of a cursor made for the same query; any other cursor is a 400."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "c1":
+        prefix, number, bound = raw.split(":")
+        if prefix != "c2" or bound != digest:
             raise ValueError(prefix)
         return int(number)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
@@ -240,12 +246,16 @@ class ConsultationStore:
             },
         }
 
-    def get_consultation(self, consultation_id: str) -> dict[str, Any] | None:
+    def get_consultation(
+        self, consultation_id: str, *, tenant_scope: str | None = None
+    ) -> dict[str, Any] | None:
+        """One consultation; with ``tenant_scope`` only if it was recorded for that tenant."""
+        query = select(s.consultations).where(s.consultations.c.consultation_id == consultation_id)
+        if tenant_scope is not None:
+            query = query.where(s.consultations.c.tenant == tenant_scope)
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(s.consultations).where(s.consultations.c.consultation_id == consultation_id)
-                ).first()
+                row = conn.execute(query).first()
         except SQLAlchemyError as exc:
             raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
         return None if row is None else self._row_to_dict(row)
@@ -257,8 +267,13 @@ class ConsultationStore:
         order: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant_scope: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first; ``cursor`` is the opaque value returned as the second element of a previous page."""
+        """Newest first; ``cursor`` is the opaque value returned as the second element of a previous page.
+
+        With ``tenant_scope`` only that tenant's rows; a cursor is valid only for the query (tenant,
+        patient, order) that returned it.
+        """
         if limit < 1 or limit > MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", expression=["limit"])
         table = s.consultations
@@ -267,15 +282,18 @@ class ConsultationStore:
             query = query.where(table.c.patient == patient)
         if order is not None:
             query = query.where(table.c.order_ref == order)
+        if tenant_scope is not None:
+            query = query.where(table.c.tenant == tenant_scope)
+        digest = _query_digest(tenant_scope, patient, order)
         if cursor:
-            query = query.where(table.c.seq < _decode_cursor(cursor))
+            query = query.where(table.c.seq < _decode_cursor(cursor, digest))
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
             raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
         page = rows[:limit]
-        next_cursor = _encode_cursor(page[-1].seq) if len(rows) > limit else None
+        next_cursor = _encode_cursor(page[-1].seq, digest) if len(rows) > limit else None
         return [self._row_to_dict(row) for row in page], next_cursor
 
     # -- feedback ------------------------------------------------------------------------------------

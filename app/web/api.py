@@ -6,6 +6,9 @@
   of a ``Parameters``) → a Bundle of ``GuidanceResponse``.
 - ``POST /fhir/ServiceRequest/<id>/$appropriateness``: the order is read from the FHIR server.
 - ``GET /openapi.json``: the OpenAPI 3.1 document of these endpoints.
+
+The three POST routes need an API client token with scope ``system/spine-auc.appropriateness``
+(``app.web.access``); consultations are recorded under the caller's issuer and tenant.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response
 from app.fhir.record import fetch_record
 from app.metrics import count_outcomes
+from app.security.api_auth import SCOPE_EVALUATE
+from app.web.access import api_client, require_scope
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
 from app.web.limits import (
     EvaluationBudget,
@@ -237,14 +242,15 @@ def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
     by_patient: dict[str | None, list[Result]] = {}
     for result, subject in zip(evaluation.results, evaluation.subjects, strict=True):
         by_patient.setdefault(subject, []).append(result)
+    client = api_client()
     try:
         for patient, results in by_patient.items():
             store.record_consultations(
                 results,
                 hook_instance=None,
                 request_id=request_id,
-                caller_iss=None,
-                tenant=None,
+                caller_iss=client.iss if client else None,
+                tenant=client.tenant if client else None,
                 patient=patient,
                 latency_ms=latency_ms,
             )
@@ -304,6 +310,7 @@ def _answer_guidance(evaluation: Evaluation, *, request_id: str, started: float)
 
 
 @bp.post("/api/v1/appropriateness")
+@require_scope(SCOPE_EVALUATE)
 def appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
@@ -333,6 +340,7 @@ def _operation_input(body: Any) -> Any:
 
 
 @bp.post("/fhir/ServiceRequest/$appropriateness")
+@require_scope(SCOPE_EVALUATE)
 def fhir_appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
@@ -358,6 +366,7 @@ def _check_instance_body() -> None:
 
 
 @bp.post("/fhir/ServiceRequest/<order_id>/$appropriateness")
+@require_scope(SCOPE_EVALUATE)
 def fhir_instance_appropriateness(order_id: str) -> Response:
     started = time.perf_counter()
     request_id = _request_id()

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.errors import SpineAucError, Unauthorized, operation_outcome
+from app.errors import Forbidden, SpineAucError, Unauthorized, operation_outcome
+from app.metrics import count_token_refusal
 
 log = logging.getLogger("spine_auc.errors")
+
+_CHALLENGE_ERROR = re.compile(r'error="([a-z_]{1,40})"')
+
+
+def refusal_reason(challenge: str, status: int) -> str:
+    """A bounded metrics label: the challenge's RFC 6750 ``error``, else no token (401) or forbidden (403)."""
+    found = _CHALLENGE_ERROR.search(challenge)
+    if found:
+        return found.group(1)
+    return "forbidden" if status == 403 else "no_or_unusable_token"
+
 
 FHIR_JSON = "application/fhir+json"
 
@@ -25,9 +38,13 @@ def register(app: Flask) -> None:
     """Install the handlers on the app."""
 
     @app.errorhandler(Unauthorized)
-    def _unauthorized(_err: Unauthorized) -> Response:
-        # Bare 401: the caller learns nothing about why its token was refused.
-        return Response(status=401)
+    @app.errorhandler(Forbidden)
+    def _unauthorized(err: Unauthorized | Forbidden) -> Response:
+        # A generic OperationOutcome and a Bearer challenge: the caller learns nothing about why.
+        response = _outcome_response(err.to_operation_outcome(), err.status)
+        response.headers["WWW-Authenticate"] = err.challenge
+        count_token_refusal(refusal_reason(err.challenge, err.status))
+        return response
 
     @app.errorhandler(SpineAucError)
     def _typed(err: SpineAucError) -> Response:

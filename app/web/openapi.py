@@ -315,6 +315,8 @@ def _json_content(schema: str, *media: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Invalid input (bad JSON, wrong resourceType, no ServiceRequest, no subject, unknown FHIR base)",
+        401: "No acceptable API client token (WWW-Authenticate: Bearer; no reason given)",
+        403: "The token lacks the scope this route needs (WWW-Authenticate: Bearer error=insufficient_scope)",
         404: "Not found",
         413: "Body larger than MAX_BODY_BYTES",
         415: "Content-Type is not application/json or application/fhir+json",
@@ -346,6 +348,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/appropriateness": {
         "post": {
             "operationId": "evaluateAppropriateness",
+            "security": [{"apiClientToken": ["system/spine-auc.appropriateness"]}],
             "summary": "Rate one or more imaging orders against the ACR criteria",
             "parameters": [_REQUEST_ID],
             "requestBody": {
@@ -357,13 +360,14 @@ PATHS: dict[str, Any] = {
                     "description": "One result per ServiceRequest, in input order",
                     "content": _json_content("AppropriatenessResponse"),
                 },
-                **_errors(400, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 413, 415, 422, 500, 502, 503, 504),
             },
         }
     },
     "/fhir/ServiceRequest/$appropriateness": {
         "post": {
             "operationId": "fhirAppropriateness",
+            "security": [{"apiClientToken": ["system/spine-auc.appropriateness"]}],
             "summary": "FHIR operation: rate orders, answer with a Bundle of GuidanceResponse",
             "parameters": [_REQUEST_ID],
             "requestBody": {"required": True, "content": _json_content("OperationRequest", *_BODY_JSON)},
@@ -372,13 +376,14 @@ PATHS: dict[str, Any] = {
                     "description": "One GuidanceResponse per ServiceRequest",
                     "content": _json_content("GuidanceResponseBundle", "application/fhir+json"),
                 },
-                **_errors(400, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 413, 415, 422, 500, 502, 503, 504),
             },
         }
     },
     "/fhir/ServiceRequest/{order_id}/$appropriateness": {
         "post": {
             "operationId": "fhirInstanceAppropriateness",
+            "security": [{"apiClientToken": ["system/spine-auc.appropriateness"]}],
             "summary": "FHIR operation on a stored order: read it and its patient from the FHIR server",
             "parameters": [
                 {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -394,13 +399,14 @@ PATHS: dict[str, Any] = {
                     "description": "One GuidanceResponse",
                     "content": _json_content("GuidanceResponseBundle", "application/fhir+json"),
                 },
-                **_errors(400, 404, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 404, 413, 415, 422, 500, 502, 503, 504),
             },
         }
     },
     "/api/v1/consultations": {
         "get": {
             "operationId": "listConsultations",
+            "security": [{"apiClientToken": ["system/spine-auc.consultations.read"]}],
             "summary": "List stored consultations (served by app/web/consultations.py)",
             "parameters": [
                 {"name": "patient", "in": "query", "schema": {"type": "string"}},
@@ -413,20 +419,21 @@ PATHS: dict[str, Any] = {
                     "description": "A page of consultations",
                     "content": _json_content("ConsultationList"),
                 },
-                **_errors(400),
+                **_errors(400, 401, 403),
             },
         }
     },
     "/api/v1/consultations/{consultation_id}": {
         "get": {
             "operationId": "getConsultation",
+            "security": [{"apiClientToken": ["system/spine-auc.consultations.read"]}],
             "summary": "A stored consultation by its id (served by app/web/consultations.py)",
             "parameters": [
                 {"name": "consultation_id", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
                 "200": {"description": "The stored consultation", "content": _json_content("Consultation")},
-                **_errors(404, 503),
+                **_errors(401, 403, 404, 503),
             },
         }
     },
@@ -439,6 +446,17 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+}
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "apiClientToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT of an API client issuer (SPINE_AUC_API_TRUSTED_ISSUERS), SMART Backend Services "
+        "style; the scope claim holds the scopes listed per operation. Never in the query string.",
+    }
 }
 
 
@@ -455,5 +473,5 @@ def build_openapi() -> dict[str, Any]:
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
         "servers": [{"url": "/"}],
         "paths": copy.deepcopy(PATHS),
-        "components": {"schemas": copy.deepcopy(SCHEMAS)},
+        "components": {"schemas": copy.deepcopy(SCHEMAS), "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
     }

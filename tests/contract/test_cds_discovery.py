@@ -151,11 +151,14 @@ def signed(tmp_path: Path) -> tuple[FlaskClient, Any]:
     return client, sign
 
 
-def test_no_jwt_is_a_bare_401(signed: tuple[FlaskClient, Any]) -> None:
+def test_no_jwt_is_a_401_operation_outcome_with_a_bearer_challenge(signed: tuple[FlaskClient, Any]) -> None:
     client, _sign = signed
     for resp in (client.get("/cds-services"), client.post(SELECT, json=fixture_request("prefetch-null"))):
         assert resp.status_code == 401
-        assert resp.get_data() == b""
+        assert resp.headers["WWW-Authenticate"] == 'Bearer realm="spine-auc"'
+        assert resp.mimetype == "application/fhir+json"
+        body = resp.get_json()
+        assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["code"] == "login"
 
 
 def test_jwt_for_this_endpoint_is_accepted(signed: tuple[FlaskClient, Any]) -> None:

@@ -120,3 +120,10 @@ def test_an_over_long_uri_is_414_and_an_over_long_header_431_as_operation_outcom
     assert long_header.status_code == 431
     assert long_header.get_json()["issue"][0]["code"] == "too-long"
     assert client.get("/healthz?x=" + "a" * 3000).status_code == 200
+
+
+def test_a_refused_token_is_counted_by_its_rfc6750_error(app: Flask) -> None:
+    before = _value(_samples(app), "spine_auc_token_refusals_total", reason="invalid_request")
+    response = app.test_client().post("/api/v1/appropriateness?access_token=abc", json={})
+    assert response.status_code == 401
+    assert _value(_samples(app), "spine_auc_token_refusals_total", reason="invalid_request") == before + 1

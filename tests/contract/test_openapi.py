@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app import create_app
+from tests.jwt_keys import KeyPair, api_claims
 from tests.stubserver import StubServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,11 +107,17 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory, hang_port: int) -> list[
     out: list[Exchange] = []
 
     def call(
-        c: Any, method: str, template: str, url: str, body: Any = None, ctype: str = "application/json"
+        c: Any,
+        method: str,
+        template: str,
+        url: str,
+        body: Any = None,
+        ctype: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Any:
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"headers": headers or {}}
         if body is not None:
-            kwargs = {"data": body if isinstance(body, str) else json.dumps(body), "content_type": ctype}
+            kwargs |= {"data": body if isinstance(body, str) else json.dumps(body), "content_type": ctype}
         response = c.open(url, method=method.upper(), **kwargs)
         out.append(Exchange(method, template, response.status_code, response.mimetype, response.get_json()))
         return response
@@ -159,6 +166,22 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory, hang_port: int) -> list[
     call(client, "get", one, f"{listing}/{consultation_id}")
     call(client, "get", one, f"{listing}/urn:uuid:00000000-0000-4000-8000-000000000000")
     call(client, "get", "/openapi.json", "/openapi.json")
+
+    # Access control: a secured app answers 401 without a token and 403 without the route's scope.
+    key = KeyPair("ES384", "openapi-1")
+    jwks = key.write_jwks(tmp_path_factory.mktemp("keys") / "jwks.json")
+    issuer = {"iss": "https://auth.test", "jwks_file": jwks, "audiences": ["http://localhost"]}
+    secured = make(BIND_HOST="0.0.0.0", API_TRUSTED_ISSUERS=[issuer]).test_client()
+    token = key.sign(api_claims("https://auth.test", "http://localhost", "system/other.read"))
+    for method, template, url, body in (
+        ("post", rest, rest, _bundle()),
+        ("post", op, op, _bundle()),
+        ("post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness", None),
+        ("get", listing, f"{listing}?patient=Patient/pt-lbp-acute", None),
+        ("get", one, f"{listing}/{consultation_id}", None),
+    ):
+        call(secured, method, template, url, body)
+        call(secured, method, template, url, body, headers={"Authorization": f"Bearer {token}"})
     return out
 
 

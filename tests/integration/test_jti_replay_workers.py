@@ -78,21 +78,28 @@ def test_same_jwt_to_the_other_worker_is_401(server: Server, key: ec.EllipticCur
     assert busy_y[0].headers["X-Worker-Pid"] == worker_y
     assert replay.headers["X-Worker-Pid"] == worker_x, "the replay must reach the other worker"
     assert replay.status_code == 401
-    assert replay.content == b""  # bare 401
+    assert replay.json()["resourceType"] == "OperationOutcome"  # generic: no reason given
+    assert replay.headers["WWW-Authenticate"].startswith("Bearer ")
     assert fresh.status_code == 200 and fresh.headers["X-Worker-Pid"] == worker_x
 
 
 def test_concurrent_replays_across_workers_have_one_winner(
     server: Server, key: ec.EllipticCurvePrivateKey
 ) -> None:
-    tokens = [token(key) for _ in range(30)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda t: (t, discover(server, t)), tokens + tokens + tokens))
+    # Each round sends 30 fresh tokens three times each, concurrently. Which worker accepts a connection is the
+    # kernel's choice: on a loaded machine one worker can take a whole round, so rounds repeat (at most 5) until
+    # both workers have answered; every round's tokens must have exactly one winner.
     by_token: dict[str, list[int]] = {}
     pids: set[str] = set()
-    for t, response in results:
-        by_token.setdefault(t, []).append(response.status_code)
-        pids.add(response.headers["X-Worker-Pid"])
+    for _round in range(5):
+        tokens = [token(key) for _ in range(30)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda t: (t, discover(server, t)), tokens + tokens + tokens))
+        for t, response in results:
+            by_token.setdefault(t, []).append(response.status_code)
+            pids.add(response.headers["X-Worker-Pid"])
+        if len(pids) == 2:
+            break
     assert len(pids) == 2, "both workers should have answered"
     for codes in by_token.values():
         assert sorted(codes) == [200, 401, 401]

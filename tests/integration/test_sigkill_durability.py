@@ -116,7 +116,7 @@ def _wait_until_serving(server: Server) -> None:
         if server.process.poll() is not None:
             raise AssertionError("gunicorn exited:\n" + server.log.read_text(errors="replace")[-3000:])
         try:
-            response = requests.get(server.url + "/api/v1/consultations?patient=Patient/none", timeout=5)
+            response = requests.get(server.url + "/healthz", timeout=5)
             if response.status_code == 200:
                 return
         except requests.RequestException:

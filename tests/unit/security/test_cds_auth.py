@@ -516,7 +516,7 @@ def test_open_mode_allows_only_loopback_or_configured_fhir_servers(store: Consul
 # -- through Flask: bare 401 -----------------------------------------------------------------------------
 
 
-def test_flask_route_answers_bare_401_and_200(auth: CdsAuthenticator, keys: Keys) -> None:
+def test_flask_route_answers_401_operation_outcome_and_200(auth: CdsAuthenticator, keys: Keys) -> None:
     app = Flask(__name__)
     web_errors.register(app)
     app.extensions["spine_auc.cds_auth"] = auth
@@ -543,9 +543,14 @@ def test_flask_route_answers_bare_401_and_200(auth: CdsAuthenticator, keys: Keys
     replay = client.post(
         "/cds-services/spine-auc-order-select", json={}, headers={"Authorization": bearer(token)}
     )
-    assert replay.status_code == 401 and replay.data == b""
     missing = client.post("/cds-services/spine-auc-order-select", json={})
-    assert missing.status_code == 401 and missing.data == b""
+    for refused_response in (replay, missing):
+        # #12 finding 6: a generic OperationOutcome and a Bearer challenge, never the reason.
+        assert refused_response.status_code == 401
+        assert refused_response.headers["WWW-Authenticate"].startswith("Bearer ")
+        outcome = refused_response.get_json()
+        assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["code"] == "login"
+        assert "jti" not in refused_response.get_data(as_text=True)
 
 
 def test_loopback_open_mode_refuses_non_loopback_peers(store: ConsultationStore) -> None:

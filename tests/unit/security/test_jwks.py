@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.security.jwks import MAX_JWKS_BYTES, JwksError, fetch_json, parse_jwks
+from app.security.jwks import MAX_JWKS_BYTES, JwksCache, JwksError, fetch_json, parse_jwks
 from tests.stubserver import StubServer
 
 
@@ -55,3 +55,17 @@ def test_a_bad_answer_is_a_jwks_error(
     with pytest.raises(JwksError):
         fetch_json(stub_server.url + "/jwks.json")
     assert stub_server.hits["/elsewhere.json"] == 0
+
+
+def test_the_cache_keeps_at_most_max_sources_key_sets(stub_server: StubServer) -> None:
+    stub_server.json("/sets/", {"keys": [ec_jwk("k1")]})  # every path below /sets/ answers a key set
+    cache = JwksCache(max_sources=3)
+    urls = [f"{stub_server.url}/sets/{n}.json" for n in range(10)]
+    for url in urls:
+        assert cache.from_url(url, "k1") is not None
+    assert len(cache) == 3
+    assert stub_server.hits_under("/sets/") == 10
+    assert cache.from_url(urls[-1], "k1") is not None  # recently used: still cached
+    assert stub_server.hits_under("/sets/") == 10
+    assert cache.from_url(urls[0], "k1") is not None  # dropped: fetched again
+    assert stub_server.hits_under("/sets/") == 11 and len(cache) == 3

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.security.api_auth import ApiAuthenticator
 from app.store.consultations import ConsultationStore
 from app.web import handlers as web_errors
 from app.web.consultations import bp
@@ -27,6 +28,7 @@ def client(store: ConsultationStore) -> FlaskClient:
     app = Flask(__name__)
     web_errors.register(app)
     app.extensions["spine_auc.store"] = store
+    app.extensions["spine_auc.api_auth"] = ApiAuthenticator([], open_on_loopback=True)
     app.register_blueprint(bp)
     return app.test_client()
 
