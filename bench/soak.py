@@ -3,8 +3,8 @@
     python -m bench.soak                 # 10 minutes (SOAK_MINUTES=3 to shorten), 2 gunicorn workers
 
 1. Start ``spine-auc serve`` (gunicorn, 2 sync workers, a fresh data directory) on 127.0.0.1.
-2. Measure the maximum: an over-load (``SOAK_PROBE_RATE`` req/s, default 400) of ``order-select`` calls
-   for 10 s; the completed rate is the maximum.
+2. Measure the maximum: ``SOAK_PROBE_CLIENTS`` (default 4) callers back to back for 15 s (closed loop,
+   so nothing is left queued); the rate of 200 answers is the maximum.
 3. Soak: ``SOAK_LOAD`` (default 0.70) of that maximum, open loop (every request's latency counted from
    its scheduled time), every request a distinct 50-resource prefetch (no cache answers), for
    ``SOAK_MINUTES``. Every 15 s: each worker's RSS and the store's size (database + WAL).
@@ -29,11 +29,12 @@ from typing import Any
 from bench.loadgen import constant_rate
 from bench.patients import VARY_TOKEN, hook_request
 from bench.serve_cli import Served, rss_kib
-from bench.server import HOST
+from bench.server import HOST, post_json
 
 PATH = "/cds-services/spine-auc-order-select"
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_SECONDS = 15.0
+PROBE_SECONDS = 15.0
 
 
 def _store_bytes(data_dir: Path) -> int:
@@ -64,13 +65,40 @@ def _flat(series: list[int]) -> bool:
     return len(tail) < 2 or tail[-1] <= tail[0] * 1.05
 
 
-def soak(minutes: float, load: float, probe_rate: float) -> dict[str, Any]:
+def closed_loop_maximum(server: Served, body: bytes, *, clients: int, seconds: float) -> tuple[float, int]:
+    """Requests per second that ``clients`` back-to-back callers get answered (200) in ``seconds``."""
+    counts = [0] * clients
+    errors = [0] * clients
+    ends = time.monotonic() + seconds
+
+    def caller(index: int) -> None:
+        n = index * 10**7
+        while time.monotonic() < ends:
+            n += 1
+            payload = body.replace(VARY_TOKEN.encode(), f"{n:010d}".encode())
+            try:
+                status, _, _ = post_json(server.url + PATH, payload, timeout=30)
+            except OSError:
+                status = 0
+            if status == 200:
+                counts[index] += 1
+            else:
+                errors[index] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - started), sum(errors)
+
+
+def soak(minutes: float, load: float, clients: int) -> dict[str, Any]:
     body = json.dumps(hook_request("order-select", 50, vary=True)).encode()
     with tempfile.TemporaryDirectory(prefix="spine-auc-soak-") as tmp, Served(Path(tmp) / "data") as server:
-        probe = constant_rate(
-            HOST, server.port, PATH, body, rate=probe_rate, duration=10, timeout=5, vary=(VARY_TOKEN, 0)
-        )
-        maximum = probe.completed / 10
+        maximum, probe_errors = closed_loop_maximum(server, body, clients=clients, seconds=PROBE_SECONDS)
+        time.sleep(2)  # nothing of the probe is still queued when the soak starts
         rate = max(1.0, maximum * load)
         rows_before, bytes_before = _rows(server.data_dir), _store_bytes(server.data_dir)
         samples: list[dict[str, Any]] = []
@@ -103,7 +131,7 @@ def soak(minutes: float, load: float, probe_rate: float) -> dict[str, Any]:
     return {
         "minutes": minutes,
         "maximum_rps": round(maximum, 1),
-        "probe_errors": probe.errors,
+        "probe_errors": probe_errors,
         "target_rps": round(rate, 1),
         "achieved_rps": summary["achieved_rate"],
         "requests": result.scheduled,
@@ -128,8 +156,8 @@ def soak(minutes: float, load: float, probe_rate: float) -> dict[str, Any]:
 def main() -> None:
     minutes = float(os.environ.get("SOAK_MINUTES", "10"))
     load = float(os.environ.get("SOAK_LOAD", "0.70"))
-    probe_rate = float(os.environ.get("SOAK_PROBE_RATE", "400"))
-    report = soak(minutes, load, probe_rate)
+    clients = int(os.environ.get("SOAK_PROBE_CLIENTS", "4"))
+    report = soak(minutes, load, clients)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
