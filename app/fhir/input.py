@@ -31,7 +31,7 @@ def split_input(resource: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any
             expression=["resourceType"],
         )
     bundle_type = resource.get("type")
-    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
+    if not (bundle_type is None or isinstance(bundle_type, str)) or bundle_type not in BUNDLE_TYPES:
         raise InvalidInput(f"unsupported Bundle.type {str(bundle_type)[:80]!r}", expression=["Bundle.type"])
     entries = resource.get("entry", [])
     if not isinstance(entries, list):
