@@ -56,5 +56,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.cds.service import bp as cds_hooks_bp
 
     app.register_blueprint(cds_hooks_bp)
+
+    # The question page (insufficient-data cards link to it): signed links, answers kept in the store.
+    from app.security.links import secret_from_config
+    from app.store.questions import QuestionStore
+    from app.web.pages.questions import bp as questions_bp
+
+    app.extensions["spine_auc.questions"] = QuestionStore(store.engine)
+    app.extensions["spine_auc.link_secret"] = secret_from_config(app.config)
+    app.register_blueprint(questions_bp)
     # Blueprints of the API, the FHIR operation and CDS Hooks are registered below.
     return app

@@ -223,14 +223,22 @@ def store_purge(days: int | None) -> None:
     from pathlib import Path
 
     from app.store.consultations import ConsultationStore
+    from app.store.questions import QuestionStore
 
     config = load_config()
     keep = int(config["RETENTION_DAYS"] if days is None else days)
     if keep < 0:
         raise click.ClickException("--days must be 0 or more")
     Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    deleted = ConsultationStore.from_url(config["DATABASE_URL"]).purge_older_than(keep)
-    click.echo(f"purged {deleted} consultation(s) older than {keep} days")
+    consultations = ConsultationStore.from_url(config["DATABASE_URL"])
+    deleted = consultations.purge_older_than(keep)
+    questions = QuestionStore(consultations.engine)
+    asked = questions.purge_older_than(keep)
+    expired = questions.purge_expired()  # the record kept to re-rate an unanswered question is not kept
+    click.echo(
+        f"purged {deleted} consultation(s) and {asked} question(s) older than {keep} days; "
+        f"dropped the record of {expired} expired question(s)"
+    )
 
 
 def _fresh_private_dir(path: Path) -> Path:

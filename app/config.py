@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     # API clients (REST API, $appropriateness, consultation reads): JSON list of issuers.
     "API_TRUSTED_ISSUERS": [],
     "API_MAX_TOKEN_LIFETIME_SECONDS": 300,
+    # The question page: link lifetime, how long answers apply to the same order, the link-signing secret
+    # (None: a random key kept 0600 in DATA_DIR/questions.key).
+    "QUESTIONS_LINK_MINUTES": 30.0,
+    "QUESTIONS_ANSWER_WINDOW_MINUTES": 120.0,
+    "QUESTIONS_SECRET": None,
 }
 
 _ENV_PREFIX = "SPINE_AUC_"

@@ -213,6 +213,7 @@ def _with(record: PatientRecord, *, unavailable: set[str], issues: list[str]) ->
         resources=record.resources,
         unavailable=set(record.unavailable) | unavailable,
         issues=list(record.issues) + issues,
+        answers=list(record.answers),
     )
 
 

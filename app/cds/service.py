@@ -37,10 +37,12 @@ from app.cds.prefetch import (
     discovery_prefetch,
     read_prefetch,
 )
+from app.cds.questions import question_link, stored_answers, with_stored_answers
 from app.clinical.assessment import PatientRecord, assess_order
 from app.clinical.not_rated import not_rated, with_data_issues
 from app.clinical.orders import OrderedProcedure, resolve_procedure
 from app.clinical.result import CardLink, Result
+from app.clinical.vocabulary import Status
 from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
@@ -321,6 +323,54 @@ def _evaluate_cached(
     return pairs
 
 
+def _with_draft_answers(record: PatientRecord, context: dict[str, Any]) -> PatientRecord:
+    """QuestionnaireResponses sent with the draft orders count as the clinician's answers."""
+    entries = context["draftOrders"].get("entry")
+    responses = [
+        e["resource"]
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") == "QuestionnaireResponse"
+    ]
+    for response in responses:
+        record = with_stored_answers(record, response)
+    return record
+
+
+def _evaluate_answered(
+    orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None, patient_id: str
+) -> list[Pair]:
+    """Evaluate; an order answered on the question page (same order and patient) gets its answers.
+
+    One evaluation budget for the whole request: orders it does not reach are "not rated"."""
+    pairs: list[Pair] = []
+    budget = EvaluationBudget()
+    for order, ordered in orders:
+        answers = stored_answers(patient_id, order)
+        if answers is None:
+            key = record_key if not record.answers else None
+            pairs += _evaluate_cached([(order, ordered)], record, criteria, key, budget)
+        elif budget.spent():
+            pairs.append((not_rated(order, criteria, TIME_BUDGET_REACHED), order))
+        else:
+            answered = with_stored_answers(record, answers)
+            pairs.append((assess_order(order, answered, criteria, ordered=ordered), order))
+    return pairs
+
+
+def _link_questions(
+    pairs: list[Pair], cards: list[dict[str, Any] | None], record: PatientRecord, patient_id: str
+) -> None:
+    """Each insufficient-data card links to the page that asks its questions."""
+    for (result, order), card in zip(pairs, cards, strict=True):
+        if card is None or result.status is not Status.INSUFFICIENT_DATA:
+            continue
+        link = question_link(result, order, record, patient_id)
+        if link is not None:
+            card.setdefault("links", []).append(link)
+
+
 def _with_card_link(result: Result, card: dict[str, Any] | None) -> Result:
     """The result as recorded: with its card's uuid (and its suggestions'), so feedback ties to a consultation."""
     if card is None:
@@ -375,15 +425,17 @@ def call_service(service_id: str) -> ResponseReturnValue:
     record, info = build_record(
         patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache(), outcome=prefetch
     )
+    record = _with_draft_answers(record, context)
     pairs = [
         (with_data_issues(result, notes), order)
-        for result, order in _evaluate_cached(orders, record, criteria, info["key"])
+        for result, order in _evaluate_answered(orders, record, criteria, info["key"], patient_id)
     ]
     label = str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)"))
     cards = [
         cds_cards.card_for(result, order, default_source_label=label, criteria=criteria)
         for result, order in pairs
     ]
+    _link_questions(pairs, cards, record, patient_id)
     response = cds_cards.build_response(
         pairs, cards, legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True))
     )

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from app.clinical.answers import answers_for, apply_answers, apply_procedure_answer
 from app.clinical.conclusion import assess
 from app.clinical.fact_rules import build_facts
 from app.clinical.facts import PatientFacts
 from app.clinical.orders import OrderedProcedure, resolve_procedure
+from app.clinical.questionnaire import questionnaire_for
 from app.clinical.records import evaluation_date, ref_of
 from app.clinical.report import report
 from app.clinical.result import Result
@@ -41,6 +43,7 @@ class PatientRecord:
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
     issues: list[str] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)  # QuestionnaireResponses (clinician-attested)
     facts_cache: dict[tuple[Any, ...], PatientFacts] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -59,6 +62,8 @@ def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
                 record.issues.append(f"more than one Patient supplied; {res.get('id')!r} ignored")
         elif isinstance(rtype, str) and rtype in record.resources:
             record.resources[rtype].append(res)
+        elif rtype == "QuestionnaireResponse":
+            record.answers.append(res)
         else:
             record.issues.append(
                 f"{str(rtype)[:64]}/{str(res.get('id'))[:64]} is not a type we read; ignored"
@@ -137,7 +142,13 @@ def assess_order(
     started = time.perf_counter()
     as_of = evaluation_date(order, now)
     facts = _facts_for(order, record, criteria, as_of)
-    assessment = assess(ordered or resolve_procedure(order, criteria), facts, criteria)
+    ordered = ordered or resolve_procedure(order, criteria)
+    if record.answers:
+        answers, issues = answers_for(record.answers, order_ref=ref_of(order), subject=_subject(order))
+        facts = apply_answers(facts, answers)
+        ordered, procedure_issues = apply_procedure_answer(ordered, answers, criteria)
+        facts.issues.extend(issues + procedure_issues)
+    assessment = assess(ordered, facts, criteria)
     result = report(
         assessment,
         facts,
@@ -146,6 +157,7 @@ def assess_order(
         consultation_id=f"urn:uuid:{uuid.uuid4()}",
         evaluation_date=as_of,
     )
+    result = replace(result, questionnaire=questionnaire_for(result))
     return replace(result, latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
 

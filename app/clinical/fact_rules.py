@@ -11,15 +11,21 @@ facts: the criteria loader checks fact references against :func:`base_fact_names
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from app.clinical.facts import Fact, Findings, PatientFacts, UnknownGroup
+from app.clinical.care import CareItem, care_bounds
+from app.clinical.care import describe as describe_run
+from app.clinical.care import runs as care_runs
+from app.clinical.care import weeks as care_weeks
+from app.clinical.facts import Assumption, Fact, Findings, PatientFacts, UnknownGroup
 from app.clinical.records import (
     EPISODE_DEFAULT_SETTING,
     EPISODE_SOURCE,
+    EPISODE_SYMPTOM_SOURCE,
     ConditionInfo,
     Interval,
     RecordIndex,
@@ -27,13 +33,24 @@ from app.clinical.records import (
     ref_of,
     value_sets_of,
 )
-from app.clinical.terminology import Match, codings_of, display_code, match_any
+from app.clinical.terminology import (
+    Match,
+    codings_of,
+    display_code,
+    match_any,
+    name_tags,
+    texts_of,
+)
 from app.criteria.model import Criteria
 
 RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
 
 #: procedures.json modality of a radiograph (a spine radiograph = a code whose procedures are all radiographs)
 RADIOGRAPH_MODALITY = "XR"
+#: settings.json threshold: gaps of up to this many days between therapy items are bridged (§2.3)
+CARE_BRIDGE_SETTING = "careGapBridgeDays"
+#: settings.json threshold (clinical-rules §2.4 setting ``assume_intervention_candidate``): 1 assume, 0 ask
+ASSUME_CANDIDATE_SETTING = "assumeInterventionCandidate"
 
 
 @dataclass(frozen=True)
@@ -162,21 +179,30 @@ class _Out:
         """The facts are unknown because the resources they are read from could not be obtained."""
         text = f"{rtype} resources could not be obtained"
         for name in names:
-            self.unknown(bool_group(name, f"{criteria.fact_texts.get(name, name)}: {text}"), {name: text})
+            label = criteria.fact_texts.get(name, name)
+            question = f"{label}: is this present? (the record's {rtype} resources could not be obtained)"
+            self.unknown(bool_group(name, f"{label}: {text}", question=question), {name: text})
 
     def findings(self) -> Findings:
         return Findings(tuple(self.facts.values()), tuple(self.groups.values()), tuple(self.issues))
 
 
 def bool_group(
-    name: str, text: str, *, group: str | None = None, labels: tuple[str, str] = ("yes", "no")
+    name: str,
+    text: str,
+    *,
+    group: str | None = None,
+    labels: tuple[str, str] = ("yes", "no"),
+    question: str = "",
 ) -> UnknownGroup:
     """An unknown boolean fact as its own group (named after the clinical-rules fact where that differs).
 
     The "false" reading comes first: when every reading agrees, the reported variant is the one the record
     supports without assuming the finding.
     """
-    return UnknownGroup(group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})))
+    return UnknownGroup(
+        group or name, text, ((labels[1], {name: False}), (labels[0], {name: True})), question
+    )
 
 
 def numeric_options(
@@ -314,9 +340,6 @@ def _register_condition_present(fact: str) -> None:
 
 #: Facts that are simply "a Condition or the order's reason is coded in the fact's value sets".
 CONDITION_FACTS = (
-    "cauda_equina_suspected",
-    "cancer",
-    "infection",
     "osteoporosis",
     "spondylolisthesis",
     "inflammatory_spine_disease",
@@ -327,6 +350,192 @@ CONDITION_FACTS = (
 )
 for _fact in CONDITION_FACTS:
     _register_condition_present(_fact)
+
+
+# --- red flags: coded, and suggested (clinical-rules §2.5) ----------------------------------------------------------
+
+#: fact → (the settings.json entry of the findings that suggest it, the question's subject)
+SUGGESTED_FLAGS = {
+    "cauda_equina_suspected": ("cauda_equina_suggested", "is cauda equina syndrome suspected?"),
+    "cancer": ("cancer_suggested", "is cancer suspected?"),
+    "infection": ("infection_suggested", "is spinal infection suspected?"),
+}
+SUGGESTING_WINDOW_SETTING = "suggestingFindingDaysWithoutEpisode"
+
+
+def suggesting_findings(
+    index: RecordIndex, criteria: Criteria, source: str, evaluation: date
+) -> list[tuple[ConditionInfo, Match]]:
+    """Active findings of a settings.json entry recorded within the episode (within the window when the
+    episode is unknown); old or resolved findings suggest nothing. An undated finding counts (asked)."""
+    since = (
+        index.episode.start
+        if index.episode.known
+        else evaluation - timedelta(days=criteria.thresholds[SUGGESTING_WINDOW_SETTING])
+    )
+    found = _conditions(index, criteria, source)
+    return [(c, m) for c, m in found if c.counted and (c.dated is None or since <= c.dated <= evaluation)]
+
+
+def finding_names(found: Sequence[tuple[ConditionInfo, Match]], criteria: Criteria) -> list[str]:
+    """The suggesting findings in words: each finding value set's title ("fever", "IV drug use")."""
+    return list(dict.fromkeys(criteria.value_sets[m.value_set].title for _, m in found))
+
+
+def condition_names(found: Sequence[tuple[ConditionInfo, Match]]) -> list[str]:
+    """Coded conditions in words: the Condition's text, else its code."""
+    names = []
+    for cond, m in found:
+        texts = texts_of(cond.code)
+        names.append((texts[0] if texts else display_code(*m.code.split("|", 1))).lower())
+    return list(dict.fromkeys(names))
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _register_red_flag(fact: str) -> None:
+    source, subject = SUGGESTED_FLAGS[fact]
+
+    def red_flag(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+        """Coded red flag (confirmed or suspected); else findings that suggest it make it unknown, asked."""
+        out = _Out()
+        _condition_present(out, index, criteria, fact)
+        present = out.facts[fact]
+        if present.value:
+            coded = condition_names(_conditions(index, criteria, fact))
+            if coded:  # name what was found ("personal history of malignant neoplasm of prostate")
+                out.facts[fact] = replace(present, text=f"{present.text}: {_and(coded)}")
+        if present.value is not False or not index.episode.conditions:
+            return out.findings()
+        found = suggesting_findings(index, criteria, source, evaluation)
+        if found:
+            listed = finding_names(found, criteria)
+            names = _and(listed)
+            verb = "is" if len(listed) == 1 else "are"
+            label = criteria.fact_texts.get(fact, fact)
+            group = bool_group(
+                fact,
+                f"{label}: {names} {verb} recorded with back pain (a suggested red flag is asked, never inferred)",
+                question=f"{names[0].upper()}{names[1:]} {verb} recorded: {subject}",
+            )
+            out.unknown(group, {fact: f"suggested by {names}; not confirmed"}, [c.ref for c, _ in found])
+        return out.findings()
+
+    rule(
+        "red_flag",
+        produces=(fact,),
+        sources=(fact, source),
+        settings=(SUGGESTING_WINDOW_SETTING,),
+    )(red_flag)
+
+
+for _fact in SUGGESTED_FLAGS:
+    _register_red_flag(_fact)
+
+
+@rule(
+    "progressive_deficit",
+    produces=("progressive_deficit",),
+    sources=("progressive_deficit_suggested",),
+    settings=(SUGGESTING_WINDOW_SETTING,),
+)
+def progressive_deficit(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Never inferred (§2.5): motor deficit findings with back pain make it unknown and asked; else false."""
+    out = _Out()
+    found = (
+        suggesting_findings(index, criteria, "progressive_deficit_suggested", evaluation)
+        if index.episode.conditions
+        else []
+    )
+    if found:
+        listed = finding_names(found, criteria)
+        names = _and(listed)
+        verb = "is" if len(listed) == 1 else "are"
+        group = UnknownGroup(
+            "progressive_deficit",
+            f"Severe or rapidly progressive neurologic deficit: {names} {verb} recorded with back pain; the "
+            "severity is not in the record. If yes, Low Back Pain V4's table is used (an interpretation: ACR's "
+            "2015 variant 6 combined cauda equina and rapidly progressive deficit; the 2016 narrative recommends "
+            "MRI)",
+            (
+                ("no", {"progressive_deficit": False}),
+                ("yes (rated with the V4 table: interpretation)", {"progressive_deficit": True}),
+            ),
+            f"{names[0].upper()}{names[1:]} {verb} recorded: is the deficit severe or rapidly progressing?",
+        )
+        out.unknown(
+            group,
+            {"progressive_deficit": f"{names} recorded; severity not in the record"},
+            [c.ref for c, _ in found],
+        )
+    else:
+        out.known("progressive_deficit", False, "No motor deficit finding recorded with back pain", [])
+    return out.findings()
+
+
+@rule(
+    "intervention_candidate",
+    produces=("intervention_candidate",),
+    sources=("intervention_referral",),
+    settings=(ASSUME_CANDIDATE_SETTING,),
+)
+def intervention_candidate(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A referral to spine surgery/neurosurgery/pain medicine/IR in the episode, or a pre-procedural reason (§2.4);
+    otherwise the setting: a stated assumption, or a question."""
+    out = _Out()
+    sets = value_sets_of(criteria, "intervention_referral").procedures
+    ids = {vs.id for vs in sets}
+
+    patterns = [criteria.vs_name_patterns[i] for i in ids if i in criteria.vs_name_patterns]
+
+    def hit(concept: Any) -> bool:
+        texts = [t.lower() for t in texts_of(concept)]
+        return any(p.search(t) for p in patterns for t in texts)
+
+    start = index.episode.start
+    referrals = [
+        i.ref
+        for i in (*index.procedures, *(r.interval for r in index.referrals))
+        if (i.start is None or i.start >= start) and hit(i.concept)
+    ]
+    reasons = [r.ref for r in index.reasons if hit(r.concept)]
+    if referrals or reasons:
+        what = "a referral" if referrals else "the order's reason (pre-procedural planning)"
+        out.known(
+            "intervention_candidate",
+            True,
+            f"Candidate for surgery or intervention: {what}",
+            referrals + reasons,
+            ("intervention_candidate", True),
+        )
+        return out.findings()
+    if criteria.thresholds[ASSUME_CANDIDATE_SETTING]:
+        text = (
+            "assumes the patient is a candidate for surgery or intervention; if not, the study is usually "
+            "not appropriate"
+        )
+        out.known(
+            "intervention_candidate",
+            True,
+            f"Intervention candidacy: {text}",
+            [],
+            ("intervention_candidate", True),
+        )
+        return Findings(
+            tuple(out.facts.values()),
+            (),
+            (),
+            (Assumption("intervention_candidate", True, text, "assumeInterventionCandidate"),),
+        )
+    group = bool_group(
+        "intervention_candidate",
+        "Candidate for surgery or intervention (not in the record)",
+        question="Is the patient a candidate for surgery or an intervention (e.g. epidural injection)?",
+    )
+    out.unknown(group, {"intervention_candidate": "candidacy not recorded"})
+    return out.findings()
 
 
 @rule("known_fracture", produces=("known_tl_fracture",), sources=("known_tl_fracture",))
@@ -353,6 +562,7 @@ def back_pain(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findi
     return out.findings()
 
 
+DURATION_QUESTION = "When did the current episode of back pain start?"
 DURATION_FACTS = ("duration_acute", "duration_subacute_or_chronic", "duration_chronic", "pain_over_4_weeks")
 DURATION_SETTINGS = ("subacuteFromDays", "chronicFromDays", "childPainRedFlagDays")
 
@@ -404,6 +614,7 @@ def duration(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
             "duration",
             f"Back-pain duration ({why})",
             numeric_options(_duration_cuts(criteria), assignment, "days"),
+            question=DURATION_QUESTION,
         )
         out.unknown(
             group,
@@ -426,40 +637,47 @@ def duration(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
 @rule(
     "management",
     produces=("prior_management", "managed_6_weeks"),
-    sources=("conservative_therapy", EPISODE_SOURCE),
-    settings=("managementWeeksRequired", *DURATION_SETTINGS, EPISODE_DEFAULT_SETTING),
+    sources=("conservative_therapy", EPISODE_SOURCE, EPISODE_SYMPTOM_SOURCE),
+    settings=(
+        "managementWeeksRequired",
+        CARE_BRIDGE_SETTING,
+        *DURATION_SETTINGS,
+        EPISODE_DEFAULT_SETTING,
+    ),
     refines=("duration",),
 )
 def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
-    """Conservative therapy in the back-pain episode and its weeks (M3); branches with an unknown duration."""
+    """Conservative care received in the episode (§2.3): the longest continuous run, at both bounds of unknown lengths."""
     out = _Out()
     episode = index.episode
-    required = criteria.thresholds["managementWeeksRequired"]
-    therapies = _medications(index, criteria, "conservative_therapy") + _procedures(
-        index, criteria, "conservative_therapy"
-    )
-    undated = [(i, m) for i, m in therapies if i.start is None]
-    # (start clipped to the episode, interval, match) for dated therapy overlapping the episode
-    overlapping: list[tuple[date, Interval, Match]] = []
-    for i, m in therapies:
-        if i.start is None:
-            continue
-        end = i.end or i.start
-        if end >= episode.start and i.start <= evaluation:
-            overlapping.append((max(i.start, episode.start), i, m))
-    by_name = [i.ref for _, i, m in overlapping if m.by == "name"] + [
-        i.ref for i, m in undated if m.by == "name"
+    t = criteria.thresholds
+    required, bridge = t["managementWeeksRequired"], t[CARE_BRIDGE_SETTING]
+    need = required * 7
+    sessions = _procedures(index, criteria, "conservative_therapy")
+    therapies = _medications(index, criteria, "conservative_therapy") + sessions
+    procedures = {i.ref for i, _ in sessions}
+    undated = [i for i, _ in therapies if i.start is None]
+    items = [
+        CareItem(
+            i.ref,
+            _therapy_label(i, m, criteria),
+            i.start,
+            i.end or i.start,
+            i.length_known,
+            session=i.ref in procedures and i.end == i.start,
+        )
+        for i, m in therapies
+        if i.start is not None
     ]
+    bounds = care_bounds(items, episode_start=episode.start, evaluation=evaluation, bridge_days=bridge)
+    in_episode = [c for c in items if (c.end if c.length_known else evaluation) >= episode.start]
+    by_name = [i.ref for i, m in therapies if m.by == "name"]
     name_note = f" (matched by name: {', '.join(by_name)})" if by_name else ""
-    begin = min((b for b, _, _ in overlapping), default=None)
-    weeks = round((evaluation - begin).days / 7, 1) if begin else 0.0
-    since = begin.isoformat() if begin else "—"
-    refs = [i.ref for _, i, _ in overlapping] + [i.ref for i, _ in undated]
+    refs = [c.ref for c in in_episode] + [i.ref for i in undated]
     missing_types = sorted(
-        t for t in ("MedicationStatement", "MedicationRequest", "Procedure") if t in index.unavailable
+        x for x in ("MedicationStatement", "MedicationRequest", "Procedure") if x in index.unavailable
     )
-    has_therapy = bool(overlapping or undated)
-    if has_therapy:
+    if in_episode or undated:
         out.known(
             "prior_management",
             True,
@@ -477,56 +695,90 @@ def management(index: RecordIndex, criteria: Criteria, evaluation: date) -> Find
             [],
             ("prior_management", False),
         )
+    rule_text = f"{required:g} weeks required (M3: {criteria.threshold_texts['managementWeeksRequired']})"
+    lo, hi = bounds.lower_days, bounds.upper_days
+    found = describe_run(bounds.upper) if bounds.upper else ""
+    if lo == hi:
+        weeks_text = f"{care_weeks(lo):g} weeks"
+    else:
+        weeks_text = f"between {care_weeks(lo):g} and {care_weeks(hi):g} weeks (a length is not recorded)"
     text = (
-        f"{weeks:g} weeks of conservative therapy since "
-        f"{since}{name_note}; "
-        f"{required:g} weeks required (M3: {criteria.threshold_texts['managementWeeksRequired']})"
+        f"Conservative care received: {found}; longest continuous run {weeks_text} "
+        f"(gaps of up to {bridge:g} days bridged){name_note}; {rule_text}"
+        if found
+        else f"No conservative therapy in the episode{name_note}; {rule_text}"
     )
-    if weeks >= required and not episode.known and not (undated or missing_types):
-        # The onset is unknown, so the episode may be shorter than the therapy: management clipped to the
-        # episode reaches the required weeks only if the pain is at least that old. Branch with duration.
-        need = required * 7
+    unknown_lengths = [c for c in (bounds.upper.items if bounds.upper else ()) if not c.length_known]
+    if lo >= need and not episode.known and not (undated or missing_types):
+        # The onset is unknown, so the episode may be shorter than the run: the care clipped to the episode
+        # reaches the required weeks only if the pain is at least this many days old. Branch with duration.
+        lower_runs = care_runs(
+            items, episode_start=episode.start, evaluation=evaluation, bridge_days=bridge, upper=False
+        )
+        reach = min((evaluation - r.end).days + need for r in lower_runs if r.days >= need)
         base = _duration_assignment(criteria)
 
         def joint(days: float) -> dict[str, bool]:
-            return {**base(days), "managed_6_weeks": days >= need}
+            return {**base(days), "managed_6_weeks": days >= reach}
 
         group = UnknownGroup(
             "duration",
             f"Back-pain duration ({_duration_unknown_because(index)})",
-            numeric_options([*_duration_cuts(criteria), (need, "lt")], joint, "days"),
+            numeric_options([*_duration_cuts(criteria), (reach, "lt")], joint, "days"),
+            question=DURATION_QUESTION,
         )
         out.unknown(
             group,
             {"managed_6_weeks": f"{text}; counted only within the episode, whose start is unknown"},
             refs,
         )
-    elif weeks >= required:
-        out.known("managed_6_weeks", True, text, refs, ("management_weeks", weeks))
-    elif undated or missing_types:
-        why = (
-            f"therapy without any date ({', '.join(i.ref for i, _ in undated)})"
-            if undated
-            else f"{'/'.join(missing_types)} could not be obtained"
+    elif lo >= need:
+        out.known("managed_6_weeks", True, text, refs, ("management_weeks", care_weeks(lo)))
+    elif hi < need and not (undated or missing_types):
+        out.known("managed_6_weeks", False, text, refs, ("management_weeks", care_weeks(hi)))
+    else:
+        if undated:
+            why = f"therapy without any date ({', '.join(i.ref for i in undated)})"
+            names = [_therapy_label(i, m, criteria) for i, m in therapies if i.start is None]
+        elif missing_types:
+            why = f"{'/'.join(missing_types)} could not be obtained"
+            names = []
+        else:
+            why = (
+                f"{', '.join(f'{c.label} ({c.ref})' for c in unknown_lengths)}: no recorded length, so the "
+                f"longest run is {weeks_text.split(' (')[0]}"
+            )
+            names = [c.label for c in unknown_lengths]
+        therapy = (
+            " and ".join(dict.fromkeys(names)) or "conservative therapy (medication or physical therapy)"
         )
-        group = bool_group(
-            "managed_6_weeks",
-            f"Weeks of conservative therapy ({why})",
-            group="management_weeks",
-            labels=(f"{required:g} weeks or more", f"less than {required:g} weeks"),
+        verb = "attend" if names and all(c.session for c in items if c.label in names) else "take"
+        group = UnknownGroup(
+            "management_weeks",
+            f"Weeks of conservative therapy: {why}",
+            (
+                (f"less than {required:g} weeks", {"managed_6_weeks": False}),
+                (f"{required:g} weeks or more", {"managed_6_weeks": True}),
+            ),
+            question=f"How long did the patient {verb} {therapy}? ({required:g} weeks or more changes the answer)",
         )
         out.unknown(group, {"managed_6_weeks": f"management weeks unknown: {why}"}, refs)
-    else:
-        out.known(
-            "managed_6_weeks",
-            False,
-            text
-            if has_therapy
-            else f"No conservative therapy in the episode; {required:g} weeks required (M3)",
-            refs,
-            ("management_weeks", weeks),
-        )
     return out.findings()
+
+
+_STRENGTH = re.compile(r"\d")  # a medication's text up to its strength is its name
+
+
+def _therapy_label(interval: Interval, match: Match, criteria: Criteria) -> str:
+    """A therapy in words: the medication as recorded (up to its strength), or the value set's short title."""
+    if interval.ref.startswith("Procedure/"):
+        title = criteria.value_sets[match.value_set].title
+        return title.split(" /")[0].split(" (")[0].lower()
+    texts = texts_of(interval.concept)
+    if not texts:
+        return criteria.value_sets[match.value_set].title.lower()
+    head = texts[0].strip()
+    return (_STRENGTH.split(head, maxsplit=1)[0].strip() or head).lower()
 
 
 @rule("immunosuppression", produces=("immunosuppression",), sources=("immunosuppression",))
@@ -587,7 +839,10 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
         out.known("chronic_steroid_use", True, text, refs, ("chronic_steroid_use", True))
     elif undated:
         group = bool_group(
-            "chronic_steroid_use", f"Steroid exposure (courses without dates: {', '.join(undated)})"
+            "chronic_steroid_use",
+            f"Steroid exposure (courses without dates: {', '.join(undated)})",
+            question=f"Has the patient taken systemic steroids for {needed:g} days or more in the last "
+            f"{lookback:g} days?",
         )
         out.unknown(
             group,
@@ -601,18 +856,93 @@ def steroids(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findin
     return out.findings()
 
 
+def _site_region(sites: Sequence[Any], criteria: Criteria) -> str | None:
+    """The region a bodySite names: lumbar, spine (another or no named region), other (not spinal), None."""
+    if not sites:
+        return None
+    tags: set[str] = set()
+    for site in sites:
+        tags |= name_tags(site, criteria).keys()
+    if BODY_SITE_LUMBAR in tags:
+        return "lumbar"
+    return "spine" if BODY_SITE_SPINE in tags else "other"
+
+
+def _lumbar_surgery_evidence(
+    index: RecordIndex, criteria: Criteria
+) -> tuple[list[tuple[str, date | None]], list[tuple[str, date | None]], list[str]]:
+    """(definite, uncertain, excluded) prior lumbar surgery evidence as (ref, date) (§2.6).
+
+    Definite: a lumbar procedure code, a post-surgical spine status code (M96.1 …), a region-agnostic spine
+    surgery code or Z98.1 with a lumbar bodySite, or Z98.1 without a bodySite beside a spinal surgery.
+    Uncertain (asked): a region-agnostic spine surgery code or Z98.1 with no bodySite (and no spinal surgery).
+    Excluded: a bodySite that is not lumbar.
+    """
+    definite = [(c.ref, c.dated) for c, _ in _conditions(index, criteria, "prior_lumbar_surgery")]
+    definite += [(p.ref, p.start) for p, _ in _procedures(index, criteria, "prior_lumbar_surgery")]
+    lumbar_refs = {r for r, _ in definite}
+    spinal = [p for p, _ in _procedures(index, criteria, "spine_surgery")]
+    uncertain: list[tuple[str, date | None]] = []
+    excluded: list[str] = []
+    for proc in spinal:
+        if proc.ref in lumbar_refs:
+            continue
+        region = _site_region(proc.body_site, criteria)
+        if region == "lumbar":
+            definite.append((proc.ref, proc.start))
+        elif region is None and not any(
+            match_any(proc.concept, [criteria.value_sets[v]]) for v in REGIONAL_SURGERY_SETS
+        ):
+            uncertain.append((proc.ref, proc.start))
+        else:
+            excluded.append(proc.ref)
+    for cond, _ in _conditions(index, criteria, "arthrodesis_status"):
+        region = _site_region(cond.body_site, criteria)
+        if region == "lumbar" or (region is None and spinal):
+            definite.append((cond.ref, cond.dated))
+        elif region is None:
+            uncertain.append((cond.ref, cond.dated))
+        else:
+            excluded.append(cond.ref)
+    return definite, uncertain, excluded
+
+
+#: value sets of spine surgery codes that name a region other than lumbar (the code decides, not bodySite)
+REGIONAL_SURGERY_SETS = ("spine-surgery-thoracic-cpt", "spine-surgery-cervical-cpt")
+BODY_SITE_LUMBAR, BODY_SITE_SPINE = "body-site-lumbar", "body-site-spine"
+
+
 @rule(
     "surgery",
     produces=("prior_lumbar_surgery", "new_or_progressing_after_surgery"),
-    sources=("prior_lumbar_surgery", EPISODE_SOURCE),
+    sources=("prior_lumbar_surgery", "spine_surgery", "arthrodesis_status", EPISODE_SOURCE),
+    reads="valuesets.json: body-site-lumbar, body-site-spine (bodySite words)",
 )
 def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
-    """Prior lumbar surgery (status code or procedure), and back pain recorded after it."""
+    """Prior lumbar surgery (procedure by code or bodySite, status code, Z98.1 by bodySite), and back pain after it."""
     out = _Out()
-    status = _conditions(index, criteria, "prior_lumbar_surgery")
-    procs = _procedures(index, criteria, "prior_lumbar_surgery")
-    refs = [c.ref for c, _ in status] + [p.ref for p, _ in procs]
+    definite, uncertain, _excluded = _lumbar_surgery_evidence(index, criteria)
+    refs = [r for r, _ in definite]
     back = index.episode.conditions
+    if not refs and uncertain:
+        which = ", ".join(r for r, _ in uncertain)
+        group = UnknownGroup(
+            "prior_lumbar_surgery",
+            f"Prior lumbar spine surgery: {which} does not say which region (arthrodesis status may be any "
+            "joint)"
+            if all(r.startswith("Condition/") for r, _ in uncertain)
+            else f"Prior lumbar spine surgery: {which} does not say which region of the spine",
+            (("no", {"prior_lumbar_surgery": False}), ("yes", {"prior_lumbar_surgery": True})),
+            "Was the arthrodesis of the lumbar spine?"
+            if all(r.startswith("Condition/") for r, _ in uncertain)
+            else "Was the spine surgery of the lumbar spine?",
+        )
+        out.unknown(
+            group, {"prior_lumbar_surgery": f"region of {which} not recorded"}, [r for r, _ in uncertain]
+        )
+        dates = [d for _, d in uncertain if d is not None]
+        _after_surgery(out, back, dates, [r for r, _ in uncertain])
+        return out.findings()
     if not refs:
         if {"Condition", "Procedure"} & index.unavailable:
             out.unavailable(
@@ -631,7 +961,12 @@ def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
     out.known(
         "prior_lumbar_surgery", True, "Prior lumbar spine surgery", refs, ("prior_lumbar_surgery", True)
     )
-    dates = [d for d in [c.dated for c, _ in status] + [p.start for p, _ in procs] if d is not None]
+    _after_surgery(out, back, [d for _, d in definite if d is not None], refs)
+    return out.findings()
+
+
+def _after_surgery(out: _Out, back: Sequence[ConditionInfo], dates: list[date], refs: list[str]) -> None:
+    """``new_or_progressing_after_surgery``: a back-pain Condition dated after the (earliest) surgery."""
     back_dated = [(c.dated, c.ref) for c in back if c.dated is not None]
     if not back:
         out.known(
@@ -642,7 +977,11 @@ def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
         )
     elif not dates or not back_dated:
         why = "the surgery has no date" if not dates else "the back-pain Condition has no date"
-        group = bool_group("new_or_progressing_after_surgery", f"New symptoms after surgery ({why})")
+        group = bool_group(
+            "new_or_progressing_after_surgery",
+            f"New symptoms after surgery ({why})",
+            question="Are the symptoms new or progressing since the spine surgery?",
+        )
         out.unknown(group, {"new_or_progressing_after_surgery": f"unknown: {why}"}, refs)
     else:
         operated = min(dates)
@@ -663,7 +1002,6 @@ def surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Finding
                 refs,
                 ("new_or_progressing_after_surgery", False),
             )
-    return out.findings()
 
 
 @rule(
@@ -689,7 +1027,9 @@ def low_velocity_trauma(index: RecordIndex, criteria: Criteria, evaluation: date
         )
     elif undated:
         group = bool_group(
-            "low_velocity_trauma", f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)"
+            "low_velocity_trauma",
+            f"Date of the injury ({', '.join(c.ref for c in undated)} has no date)",
+            question=f"Did the injury or fall happen within the last {window:g} days?",
         )
         out.unknown(group, {"low_velocity_trauma": "injury without a date"}, [c.ref for c in undated])
     elif "Condition" in index.unavailable:

@@ -9,11 +9,11 @@ Standard library and :mod:`app.criteria.model` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from app.clinical.terminology import Match, codings_of, concept_tags, first_tag, name_tags
+from app.clinical.terminology import Match, codings_of, concept_tags, first_tag, name_tags, texts_of
 from app.criteria.model import Criteria, ValueSet
 
 COUNTED_CLINICAL = frozenset({"active", "recurrence", "relapse"})
@@ -23,6 +23,7 @@ MED_STATEMENT_EXCLUDED = frozenset({"entered-in-error", "not-taken"})
 MED_REQUEST_EXCLUDED = frozenset({"cancelled", "entered-in-error"})
 MED_ONGOING = frozenset({"active", "intended", "on-hold"})
 DEVICE_EXCLUDED = frozenset({"entered-in-error", "inactive"})
+REFERRAL_EXCLUDED = frozenset({"entered-in-error", "revoked"})
 
 #: UCUM / plain-word duration units → days (expectedSupplyDuration)
 _DAYS_PER_UNIT = {
@@ -40,6 +41,9 @@ _DAYS_PER_UNIT = {
 #: The settings.json fact whose conditions define the back-pain episode, and the episode's default length.
 EPISODE_SOURCE = "back_pain"
 EPISODE_DEFAULT_SETTING = "episodeDefaultDays"
+#: The settings.json fact entry whose conditions are *symptoms*: they start the episode (clinical-rules §2.2);
+#: structural diagnoses of :data:`EPISODE_SOURCE` start it only when no symptom Condition is counted.
+EPISODE_SYMPTOM_SOURCE = "episode_symptoms"
 
 T = TypeVar("T")
 
@@ -114,6 +118,7 @@ class ConditionInfo:
     suspected: bool
     onset: date | None
     recorded: date | None
+    body_site: tuple[Any, ...] = ()  # Condition.bodySite concepts
 
     @property
     def dated(self) -> date | None:
@@ -130,6 +135,10 @@ class Interval:
     end: date | None
     ongoing: bool  # status says the medication is still taken
     status: str
+    length_known: bool = (
+        True  # False: a completed item with no length covers its day, its true length unknown
+    )
+    body_site: tuple[Any, ...] = ()  # Procedure.bodySite concepts
 
 
 def _status_code(resource: dict[str, Any], key: str) -> str | None:
@@ -168,7 +177,26 @@ def read_condition(res: dict[str, Any], birth: date | None) -> ConditionInfo:
         suspected=verification in SUSPECTED_VERIFICATION,
         onset=onset,
         recorded=parse_date(res.get("recordedDate")),
+        body_site=tuple(s for s in res.get("bodySite", []) or [] if isinstance(s, dict)),
     )
+
+
+def dated_before(cond: ConditionInfo, evaluation: date) -> tuple[ConditionInfo, str | None]:
+    """An onset after the evaluation date is a data issue (clinical-rules §1): the recorded date is used when
+    it is not later, else the onset is unknown. Returns the condition to use and the issue, if any."""
+    if cond.onset is None or cond.onset <= evaluation:
+        if cond.onset is None and cond.recorded is not None and cond.recorded > evaluation:
+            return replace(cond, recorded=None), (
+                f"{cond.ref}: recorded date {cond.recorded.isoformat()} is after the evaluation date "
+                f"{evaluation.isoformat()}; onset unknown"
+            )
+        return cond, None
+    head = f"{cond.ref}: onset {cond.onset.isoformat()} is after the evaluation date {evaluation.isoformat()}"
+    if cond.recorded is not None and cond.recorded <= evaluation:
+        return replace(
+            cond, onset=cond.recorded
+        ), f"{head}; the recorded date {cond.recorded.isoformat()} is used"
+    return replace(cond, onset=None, recorded=None), f"{head}; onset unknown"
 
 
 def _medication_concept(res: dict[str, Any], medications: Mapping[str, dict[str, Any]]) -> Any:
@@ -208,12 +236,14 @@ def read_medication(
     codings_of(concept)  # shape check
     start: date | None = None
     end: date | None = None
+    length_known = True
     if rtype == "MedicationStatement":
         period = res.get("effectivePeriod")
         if isinstance(period, dict):
             start, end = parse_date(period.get("start")), parse_date(period.get("end"))
         elif res.get("effectiveDateTime"):
             start = end = parse_date(res.get("effectiveDateTime"))
+            length_known = False
     else:
         for dosage in res.get("dosageInstruction", []) or []:
             bounds = (((dosage or {}).get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
@@ -227,16 +257,19 @@ def read_medication(
         if end is None and start is not None:
             validity = dispense.get("validityPeriod")
             supply = quantity_days(dispense.get("expectedSupplyDuration"))
+            repeats = dispense.get("numberOfRepeatsAllowed")
+            fills = 1 + (repeats if isinstance(repeats, int) and repeats > 0 else 0)
             if isinstance(validity, dict) and parse_date(validity.get("end")):
                 end = parse_date(validity.get("end"))
             elif supply is not None:
-                end = start + timedelta(days=supply)
+                end = start + timedelta(days=supply * fills)
     ongoing = status in MED_ONGOING
     if start is not None and end is None:
         end = evaluation if ongoing else start
+        length_known = ongoing
     if end is not None and end > evaluation:
         end = evaluation
-    return Interval(ref_of(res), concept, start, end, ongoing, str(status))
+    return Interval(ref_of(res), concept, start, end, ongoing, str(status), length_known)
 
 
 def read_procedure(res: dict[str, Any]) -> Interval | None:
@@ -252,7 +285,8 @@ def read_procedure(res: dict[str, Any]) -> Interval | None:
     if isinstance(period, dict):
         start = parse_date(period.get("start"))
         end = parse_date(period.get("end")) or start
-    return Interval(ref_of(res), code, start, end, False, "completed")
+    sites = tuple(x for x in res.get("bodySite", []) or [] if isinstance(x, dict))
+    return Interval(ref_of(res), code, start, end, False, "completed", True, sites)
 
 
 def read_device(res: dict[str, Any]) -> dict[str, Any] | None:
@@ -338,6 +372,7 @@ class RecordIndex:
     reasons: tuple[OrderReason, ...]
     episode: Episode
     issues: tuple[str, ...]  # entries skipped while reading
+    referrals: tuple[TaggedInterval, ...] = ()  # the patient's other ServiceRequests in a value set (§2.4)
 
     @property
     def age(self) -> int | None:
@@ -423,8 +458,13 @@ def value_sets_of(criteria: Criteria, source: str) -> SourceSets:
 
 
 def _episode(conditions: tuple[TaggedCondition, ...], criteria: Criteria, evaluation: date) -> Episode:
-    sets = value_sets_of(criteria, EPISODE_SOURCE)
-    back = [c for c, _ in _conditions_in(conditions, sets.conditions, sets.history)]
+    """The episode starts with the current symptoms (clinical-rules §2.2): the earliest onset among counted
+    symptom Conditions; structural diagnoses date it only when no symptom Condition is counted."""
+    symptoms = value_sets_of(criteria, EPISODE_SYMPTOM_SOURCE)
+    back = [c for c, _ in _conditions_in(conditions, symptoms.conditions, symptoms.history)]
+    if not back:
+        sets = value_sets_of(criteria, EPISODE_SOURCE)
+        back = [c for c, _ in _conditions_in(conditions, sets.conditions, sets.history)]
     dated = [(c.dated, c.ref) for c in back if c.dated is not None]
     if not dated:
         default = evaluation - timedelta(days=criteria.thresholds[EPISODE_DEFAULT_SETTING])
@@ -452,7 +492,12 @@ def read_record(
         for m in resources.get("Medication", [])
         if isinstance(m, dict) and m.get("id")
     }
-    conditions = read_all(resources.get("Condition", []), lambda r: read_condition(r, birth), issues)
+    conditions = []
+    for cond in read_all(resources.get("Condition", []), lambda r: read_condition(r, birth), issues):
+        cond, issue = dated_before(cond, evaluation)
+        conditions.append(cond)
+        if issue:
+            issues.append(issue)
     medications = read_all(
         [*resources.get("MedicationStatement", []), *resources.get("MedicationRequest", [])],
         lambda r: read_medication(r, supplied, evaluation),
@@ -469,7 +514,28 @@ def read_record(
         code_tags, names = concept_tags(med.concept, criteria), name_tags(med.concept, criteria)
         if code_tags or names:
             tagged_medications.append(TaggedInterval(med, code_tags, names))
+        else:
+            issues.append(_not_recognised(med, "medication"))
+    tagged_procedures = []
+    for proc in procedures:
+        if tags := concept_tags(proc.concept, criteria):
+            tagged_procedures.append(TaggedInterval(proc, tags, {}))
+        elif not _imaging_code(proc.concept, criteria):
+            issues.append(_not_recognised(proc, "procedure"))
     order_ref = ref_of(order)
+    referrals = []
+    for res in resources.get("ServiceRequest", []):
+        if isinstance(res, dict) and ref_of(res) != order_ref and res.get("status") not in REFERRAL_EXCLUDED:
+            try:
+                code = res.get("code")
+                tags, names = concept_tags(code, criteria), name_tags(code, criteria)
+            except ValueError as err:
+                issues.append(f"{ref_of(res)} skipped: {err}")
+                continue
+            if tags or names:
+                when = parse_date(res.get("authoredOn"))
+                referral = Interval(ref_of(res), code, when, when, False, str(res.get("status") or ""))
+                referrals.append(TaggedInterval(referral, tags, names))
     reasons = []
     for concept in order_reasons:
         try:
@@ -484,11 +550,22 @@ def read_record(
         conditions=tagged_conditions,
         medications=tuple(tagged_medications),
         procedures=tuple(procedures),
-        tagged_procedures=tuple(
-            TaggedInterval(p, tags, {}) for p in procedures if (tags := concept_tags(p.concept, criteria))
-        ),
+        tagged_procedures=tuple(tagged_procedures),
         devices=tuple(devices),
         reasons=tuple(reasons),
         episode=_episode(tagged_conditions, criteria, evaluation),
         issues=tuple(issues),
+        referrals=tuple(referrals),
     )
+
+
+def _not_recognised(item: Interval, kind: str) -> str:
+    """The data issue for a medication or procedure that matches no value set (clinical-rules §1)."""
+    texts = texts_of(item.concept)
+    name = f" ({texts[0]})" if texts else ""
+    return f"{item.ref}{name}: {kind} not recognised; not counted"
+
+
+def _imaging_code(concept: Any, criteria: Criteria) -> bool:
+    """A code of the imaging procedure table (a prior study is read by the prior-radiograph rule)."""
+    return any((str(c.get("system")), str(c.get("code"))) in criteria.codes for c in codings_of(concept))

@@ -296,6 +296,7 @@ class Result:
     rated_under: tuple[RatedUnder, ...] = ()
     latency_ms: float | None = None  # set once the result is complete
     cds_card: CardLink | None = None  # set by the CDS service once the card is built
+    questionnaire: Json | None = None  # insufficient-data: the FHIR Questionnaire asking for missing[]
 
     @property
     def is_rated(self) -> bool:
@@ -344,6 +345,8 @@ class Result:
             out["latencyMs"] = self.latency_ms
         if self.cds_card is not None:
             out["cdsCard"] = self.cds_card.to_json()
+        if self.questionnaire is not None:
+            out["questionnaire"] = self.questionnaire
         return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -145,11 +146,29 @@ def first_tag(tags: Mapping[str, Match], value_sets: Iterable[ValueSet]) -> Matc
     return None
 
 
+#: id(name patterns) → (the patterns, one pattern matching any of their names): a prefilter, so a text that
+#: names nothing (most medications) costs one search instead of one per value set
+_ANY_NAME: dict[int, tuple[Mapping[str, re.Pattern[str]], re.Pattern[str]]] = {}
+
+
+def _any_name(patterns: Mapping[str, re.Pattern[str]]) -> re.Pattern[str]:
+    memo = _ANY_NAME.get(id(patterns))
+    if memo is None or memo[0] is not patterns:
+        if len(_ANY_NAME) >= 8:
+            _ANY_NAME.clear()
+        combined = re.compile("|".join(f"(?:{p.pattern})" for p in patterns.values()) or "(?!)")
+        memo = _ANY_NAME[id(patterns)] = (patterns, combined)
+    return memo[1]
+
+
 def name_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     """Value sets whose ingredient names appear (whole word) in the concept's text or displays."""
     texts = [t.lower() for t in texts_of(concept)]
     tags: dict[str, Match] = {}
     if not texts:
+        return tags
+    anything = _any_name(criteria.vs_name_patterns)
+    if not any(anything.search(text) for text in texts):
         return tags
     for vs_id, pattern in criteria.vs_name_patterns.items():
         for text in texts:

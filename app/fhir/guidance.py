@@ -14,6 +14,8 @@ Mapping
 - ``reasonReference`` = the evidence of the reasons and modifiers; ``note`` = the explanation and
   the modifiers' and missing facts' texts; each reason is a ``reason`` parameter (fact, text, evidence);
   ``evaluationMessage`` → a contained ``OperationOutcome`` listing skipped malformed resources.
+- ``data-required`` also contains the ``Questionnaire`` asking for the missing facts (``#questionnaire-<n>``,
+  referenced by the extension ``…/questionnaire``); its answers come back as a ``QuestionnaireResponse``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.clinical.vocabulary import Status
 MODULE_BASE = "https://spine-auc.org/criteria"
 EXT_BASE = "https://spine-auc.org/fhir/StructureDefinition"
 MISSING_FACT_EXT = f"{EXT_BASE}/missing-fact"
+QUESTIONNAIRE_EXT = f"{EXT_BASE}/questionnaire"
 CODE_SYSTEM = "https://spine-auc.org/fhir/CodeSystem"
 REQUEST_ID_SYSTEM = "https://spine-auc.org/fhir/NamingSystem/request-id"
 
@@ -247,6 +250,13 @@ def to_guidance_response(
         response["note"] = notes
     if requirements := data_requirements(result):
         response["dataRequirement"] = requirements
+    if result.questionnaire is not None:
+        # The questions to the ordering clinician; answers come back as a QuestionnaireResponse in the input.
+        questionnaire_id = f"questionnaire-{index}"
+        contained.append({**result.questionnaire, "id": questionnaire_id})
+        response["extension"] = [
+            {"url": QUESTIONNAIRE_EXT, "valueReference": {"reference": f"#{questionnaire_id}"}}
+        ]
     response["contained"] = contained
     return response
 

@@ -74,3 +74,8 @@ def validate_service_request(data: Any) -> None:
 def validate_guidance_response(data: Any) -> None:
     """Validate a GuidanceResponse we are about to send (a failure here is our bug, not the caller's)."""
     validate_resource(data, expected_type="GuidanceResponse")
+
+
+def validate_questionnaire(data: Any) -> None:
+    """Validate a Questionnaire we generated (a failure here is our bug, not the caller's)."""
+    validate_resource(data, expected_type="Questionnaire")

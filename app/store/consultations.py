@@ -56,12 +56,12 @@ def _first_code(result: Result) -> tuple[str | None, str | None]:
 
 
 def compress_result(result: dict[str, Any]) -> bytes:
-    """The result JSON as stored since schema version 2: compact JSON, zlib level 6 (~40 % of its size)."""
+    """The result JSON as stored since schema version 3: compact JSON, zlib level 6 (~40 % of its size)."""
     return zlib.compress(_json(result).encode(), 6)
 
 
 def read_result(row: Any) -> dict[str, Any]:
-    """The result of a row, compressed (version 2) or as JSON text (rows written by version 1)."""
+    """The result of a row, compressed (version 3) or as JSON text (rows written before)."""
     blob = getattr(row, "result_z", None)
     raw = zlib.decompress(blob).decode() if blob is not None else row.result
     value: dict[str, Any] = json.loads(raw)
@@ -202,7 +202,7 @@ class ConsultationStore:
                     "category": _str_or_none(result.category, 60),
                     "score": result.score,
                     "pama_rating": _str_or_none(result.pama_rating, 40),
-                    "reasons": "",  # inside result_z (schema version 2)
+                    "reasons": "",  # inside result_z (schema version 3)
                     "criteria_version": _str_or_none(result.criteria_version, 100),
                     "created_at": now,
                     "latency_ms": float(latency_ms),

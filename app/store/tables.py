@@ -66,12 +66,12 @@ def _consultations_v1(md: MetaData) -> Table:
         Column("category", String(60)),
         Column("score", Integer),
         Column("pama_rating", String(40)),
-        # JSON: [{fact, value, text, evidence}]; "" since version 2 (the reasons are in result_z).
+        # JSON: [{fact, value, text, evidence}]; "" since version 3 (the reasons are in result_z).
         Column("reasons", Text, nullable=False),
         Column("criteria_version", String(100)),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("latency_ms", Float),
-        # The whole result JSON as answered; "" since version 2 (then result_z holds it).
+        # The whole result JSON as answered; "" since version 3 (then result_z holds it).
         Column("result", Text, nullable=False),
         Index("ix_consultations_patient", "patient", "seq"),
         Index("ix_consultations_order", "order_ref", "seq"),
@@ -80,7 +80,7 @@ def _consultations_v1(md: MetaData) -> Table:
 
 
 consultations = _consultations_v1(metadata)
-# Version 2: the result JSON, zlib-compressed (about 40 % of its size); NULL in rows written before.
+# Version 3: the result JSON, zlib-compressed (about 40 % of its size); NULL in rows written before.
 consultations.append_column(Column("result_z", LargeBinary))
 
 feedback = Table(
@@ -110,6 +110,27 @@ jti_seen = Table(
     Index("ix_jti_seen_exp", "exp"),
 )
 
+# Questions asked through the question page (one row per insufficient-data CDS card with a link): the order
+# and record needed to re-rate (``context``, cleared once answered or expired), then the clinician's
+# answers as a QuestionnaireResponse and the consultation that re-rated the order.
+questions = Table(
+    "questions",
+    metadata,
+    Column("question_id", String(64), primary_key=True),  # random; named by the signed link token
+    Column("consultation_id", String(100), nullable=False),  # the consultation that asked
+    Column("patient", String(200)),
+    Column("order_ref", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("context", Text),  # JSON: {order, record} while the question is open
+    Column("answered_at", DateTime(timezone=True)),
+    Column("answer_consultation_id", String(100)),  # the consultation that recorded the re-rated result
+    Column("questionnaire_response", Text),  # JSON: the answers
+    Index("ix_questions_order", "patient", "order_ref", "answered_at"),
+    Index("ix_questions_consultation", "consultation_id"),
+    Index("ix_questions_expires", "expires_at"),
+)
+
 
 def _v1_initial(conn: Connection) -> None:
     # Frozen: the version-1 shape of every table (feedback and jti_seen have not changed since; copy their
@@ -119,15 +140,20 @@ def _v1_initial(conn: Connection) -> None:
     v1.create_all(conn, tables=tables)
 
 
-def _v2_compressed_result(conn: Connection) -> None:
+def _v3_compressed_result(conn: Connection) -> None:
     blob = LargeBinary().compile(dialect=conn.dialect)
     conn.execute(text(f"ALTER TABLE consultations ADD COLUMN result_z {blob}"))
+
+
+def _v2_questions(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[questions])
 
 
 # Ordered upgrade steps: (version, description, function). Append only; never edit a released step.
 UPGRADES: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "consultations, feedback, jti_seen", _v1_initial),
-    (2, "consultations.result_z: the result JSON compressed", _v2_compressed_result),
+    (2, "questions (question page: answers as QuestionnaireResponse)", _v2_questions),
+    (3, "consultations.result_z: the result JSON compressed", _v3_compressed_result),
 ]
 
 CURRENT_VERSION = UPGRADES[-1][0]

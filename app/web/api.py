@@ -30,7 +30,7 @@ from app.fhir.client import FhirClient, client_for
 from app.fhir.errors import FhirError, FhirNotFound, service_error
 from app.fhir.guidance import guidance_bundle, to_guidance_response
 from app.fhir.input import checked_orders, split_input
-from app.fhir.models import validate_guidance_response
+from app.fhir.models import validate_guidance_response, validate_questionnaire
 from app.fhir.record import fetch_record
 from app.metrics import count_outcomes
 from app.security.api_auth import SCOPE_EVALUATE
@@ -315,8 +315,21 @@ def appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
     evaluation = evaluate_input(read_json_body(request, _max_body()))
+    _check_questionnaires(evaluation)
     results = [result.to_json() for result in evaluation.results]
     return _answer(evaluation, {"results": results}, request_id=request_id, started=started)
+
+
+def _check_questionnaires(evaluation: Evaluation) -> None:
+    """Every generated Questionnaire is valid R4 before it is sent (the GuidanceResponse checks its own)."""
+    for result in evaluation.results:
+        if result.questionnaire is None:
+            continue
+        try:
+            validate_questionnaire(result.questionnaire)
+        except InvalidInput as err:
+            log.error("Questionnaire for %s failed R4 validation: %s", result.consultation_id, err.message)
+            raise GuidanceResponseInvalid(err.message) from None
 
 
 def _operation_input(body: Any) -> Any:

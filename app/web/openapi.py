@@ -68,11 +68,84 @@ SCHEMAS: dict[str, Any] = {
             "ServiceRequests and the patient's resources (Patient, Condition, MedicationStatement, "
             "MedicationRequest, Medication, Procedure, Device), or a bare ServiceRequest whose subject "
             "(Patient/<id>) is fetched from the configured FHIR server. A Bundle holding only "
-            "ServiceRequests is treated like bare orders."
+            "ServiceRequests is treated like bare orders. A Bundle may also carry QuestionnaireResponses: the "
+            "ordering clinician's answers to a result's `questionnaire` (see QuestionnaireResponse)."
         ),
         "type": "object",
         "required": ["resourceType"],
-        "properties": {"resourceType": {"enum": ["Bundle", "ServiceRequest"]}},
+        "properties": {
+            "resourceType": {"enum": ["Bundle", "ServiceRequest"]},
+            "entry": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "resource": {
+                            "anyOf": [_ref("QuestionnaireResponse"), _ref("FhirResource")],
+                        }
+                    },
+                },
+            },
+        },
+    },
+    "QuestionnaireResponse": {
+        "description": (
+            "FHIR R4 QuestionnaireResponse: clinician-attested answers to a result's questionnaire. Each item's "
+            "linkId names a missing fact (missing[].fact); its one answer is the option in words "
+            "(valueCoding.code as offered, or valueString). Used when status is completed or amended, "
+            "basedOn (if given) names the order and subject (if given) is the order's patient; the answer "
+            "becomes a fact with the QuestionnaireResponse as evidence ('answered by the ordering clinician')."
+        ),
+        "type": "object",
+        "required": ["resourceType", "status", "item"],
+        "properties": {
+            "resourceType": {"const": "QuestionnaireResponse"},
+            "id": {"type": "string"},
+            "questionnaire": {"type": "string"},
+            "status": {"enum": ["in-progress", "completed", "amended", "entered-in-error", "stopped"]},
+            "subject": {"type": "object", "required": ["reference"]},
+            "basedOn": {"type": "array", "items": {"type": "object", "required": ["reference"]}},
+            "item": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["linkId", "answer"],
+                    "properties": {
+                        "linkId": {"type": "string"},
+                        "answer": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {"valueCoding": _CODING, "valueString": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "Questionnaire": {
+        "description": (
+            "FHIR R4 Questionnaire of an insufficient-data result: one choice item per missing fact (linkId = "
+            "missing[].fact), each answerOption a valueCoding in words with the outcome it gives (extension "
+            "https://spine-auc.org/fhir/StructureDefinition/answer-outcome). Validated with R4B."
+        ),
+        "type": "object",
+        "required": ["resourceType", "url", "status", "item"],
+        "properties": {
+            "resourceType": {"const": "Questionnaire"},
+            "url": {"type": "string"},
+            "status": {"const": "active"},
+            "item": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["linkId", "text", "type", "answerOption"],
+                    "properties": {"type": {"const": "choice"}},
+                },
+            },
+        },
     },
     "OperationRequest": {
         "description": "An AppropriatenessRequest, or a Parameters with one 'request' resource parameter.",
@@ -211,6 +284,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "dataIssues": {"type": "array"},
             "criteriaVersion": {"type": "string", "minLength": 1},
+            "questionnaire": _ref("Questionnaire"),
         },
     },
     "AppropriatenessResponse": {
@@ -438,6 +512,65 @@ PATHS: dict[str, Any] = {
                 "200": {"description": "The stored consultation", "content": _json_content("Consultation")},
                 **_errors(401, 403, 404, 503),
             },
+        }
+    },
+    "/questions/{token}": {
+        "get": {
+            "operationId": "questionPage",
+            "summary": "The question page an insufficient-data CDS card links to (HTML form, no JavaScript)",
+            "description": (
+                "token: the signed, expiring link token of the card's links[] entry (names one consultation, "
+                "never a patient; QUESTIONS_LINK_MINUTES, default 30)."
+            ),
+            "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {
+                    "description": "The form, or the rating if already answered",
+                    "content": {"text/html": {}},
+                },
+                "404": {"description": "Link not valid (forged or unknown)", "content": {"text/html": {}}},
+                "410": {"description": "Link expired", "content": {"text/html": {}}},
+            },
+        },
+        "post": {
+            "operationId": "answerQuestions",
+            "summary": "Answer the questions: re-rates the order at once and shows the rating with its reasons",
+            "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["csrf"],
+                            "properties": {"csrf": {"type": "string"}},
+                            "additionalProperties": {
+                                "type": "string",
+                                "description": "<linkId>: the index of the chosen option",
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "The rating (answers stored)", "content": {"text/html": {}}},
+                "400": {
+                    "description": "Bad answer (form again with the error) or CSRF",
+                    "content": {"text/html": {}},
+                },
+                "404": {"description": "Link not valid", "content": {"text/html": {}}},
+                "410": {"description": "Link expired", "content": {"text/html": {}}},
+            },
+        },
+    },
+    "/questions/static/{filename}": {
+        "get": {
+            "operationId": "questionPageStatic",
+            "summary": "The question page's stylesheet (shipped with the package)",
+            "parameters": [
+                {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {"200": {"description": "CSS", "content": {"text/css": {}}}},
         }
     },
     "/openapi.json": {

@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app import create_app
+from app.security.links import issue, verify
 from tests.jwt_keys import KeyPair, api_claims
 from tests.stubserver import StubServer
 
@@ -187,6 +188,7 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory, hang_port: int) -> list[
     ):
         call(secured, method, template, url, body)
         call(secured, method, template, url, body, headers={"Authorization": f"Bearer {token}"})
+    _question_page_exchanges(client, out)
     return out
 
 
@@ -233,11 +235,36 @@ def _openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", rule)
 
 
+def _question_page_exchanges(client: Any, out: list[Exchange]) -> None:
+    """The question page's routes and statuses, reached through an insufficient-data CDS card's link."""
+    hook = json.loads((ROOT / "fhir_fixtures" / "hooks" / "prefetch-full-insufficient-data.json").read_text())
+    card = client.post("/cds-services/spine-auc-order-select", json=hook["request"]).get_json()["cards"][0]
+    path = "/" + card["links"][0]["url"].split("/", 3)[3]
+    page, token = "/questions/{token}", path.rsplit("/", 1)[1]
+
+    def call(method: str, template: str, url: str, form: dict[str, str] | None = None) -> Any:
+        response = client.open(url, method=method.upper(), data=form)
+        out.append(Exchange(method, template, response.status_code, response.mimetype, None))
+        return response
+
+    html = call("get", page, path).get_data(as_text=True)
+    csrf = html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    call("get", "/questions/static/{filename}", "/questions/static/questions.css")
+    call("get", page, "/questions/" + token[:-2] + "AA")
+    call("post", page, "/questions/" + token[:-2] + "AA", {"csrf": csrf})
+    call("post", page, path, {"csrf": csrf})  # no answer: 400
+    call("post", page, path, {"csrf": csrf, "management_weeks": "1"})
+    secret = client.application.extensions["spine_auc.link_secret"]
+    expired = issue(secret, verify(secret, token).question_id, 1)
+    call("get", page, "/questions/" + expired)
+    call("post", page, "/questions/" + expired, {"csrf": csrf})
+
+
 def test_every_api_and_fhir_route_is_documented_and_nothing_else(tmp_path: Path, doc: dict[str, Any]) -> None:
     app = create_app({"DATA_DIR": str(tmp_path), "FHIR_BASE_URL": None})
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith(("/api", "/fhir")) or rule.rule == "/openapi.json":
+        if rule.rule.startswith(("/api", "/fhir", "/questions")) or rule.rule == "/openapi.json":
             for method in rule.methods or ():
                 if method not in {"HEAD", "OPTIONS"}:
                     routes.add((method.lower(), _openapi_path(rule.rule)))

@@ -150,3 +150,35 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
     assert "purged 1 consultation(s)" in out.output
     assert db.get_consultation(results[0].consultation_id) is None
     assert db.get_consultation(results[1].consultation_id) is not None
+
+
+def test_evaluate_takes_the_clinicians_answers_from_a_questionnaire_response(tmp_path: Path) -> None:
+    """A QuestionnaireResponse in the input Bundle answers the result's questionnaire (CLI)."""
+    from conftest import REPO
+
+    hook = json.loads((REPO / "fhir_fixtures/hooks/prefetch-full-insufficient-data.json").read_text())
+    request = hook["request"]
+    entries = list(request["context"]["draftOrders"]["entry"])
+    for value in request["prefetch"].values():
+        entries += value.get("entry", []) if value.get("resourceType") == "Bundle" else [{"resource": value}]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(bundle))
+    out = CliRunner().invoke(main, ["evaluate", str(first)])
+    (result,) = json.loads(out.output)["results"]
+    assert result["status"] == "insufficient-data" and result["questionnaire"]["item"]
+    item = result["questionnaire"]["item"][0]
+    option = item["answerOption"][1]["valueCoding"]
+    answer = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr-cli",
+        "status": "completed",
+        "item": [{"linkId": item["linkId"], "answer": [{"valueCoding": option}]}],
+    }
+    bundle["entry"].append({"resource": answer})
+    answered = tmp_path / "answered.json"
+    answered.write_text(json.dumps(bundle))
+    out = CliRunner().invoke(main, ["evaluate", str(answered), "--format", "text"])
+    assert out.exit_code == 0, out.output
+    assert "rated, usually-appropriate" in out.output
+    assert "(answered by the ordering clinician) [QuestionnaireResponse/qr-cli]" in out.output

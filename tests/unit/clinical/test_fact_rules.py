@@ -67,7 +67,9 @@ def device(did: str, *safety_codes: str) -> dict[str, Any]:
     }
 
 
-def request(mid: str, rxnorm: str, *, authored: str, supply_days: int | None = None) -> dict[str, Any]:
+def request(
+    mid: str, rxnorm: str, *, authored: str, supply_days: int | None = None, repeats: int | None = None
+) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": mid,
@@ -77,6 +79,8 @@ def request(mid: str, rxnorm: str, *, authored: str, supply_days: int | None = N
     }
     if supply_days is not None:
         res["dispenseRequest"] = {"expectedSupplyDuration": {"value": supply_days, "code": "d"}}
+        if repeats is not None:
+            res["dispenseRequest"]["numberOfRepeatsAllowed"] = repeats
     return res
 
 
@@ -114,7 +118,7 @@ def test_age_unknown_says_the_patient_could_not_be_obtained(criteria):
 
 
 def _condition_rule(fact: str) -> FactRule:
-    return next(r for r in rules() if r.name == "condition_present" and r.produces == (fact,))
+    return next(r for r in rules() if r.produces == (fact,))
 
 
 def test_condition_fact_present_from_a_current_condition(criteria):
@@ -135,9 +139,15 @@ def test_history_value_sets_count_a_resolved_condition(criteria):
     rule = _condition_rule("cancer")
     resolved = {"clinicalStatus": {"coding": [{"code": "resolved"}]}}
     history = facts(rule.compute(index(criteria, condition("c-h", "Z85.46", **resolved)), criteria, EVAL))
-    current_only = facts(rule.compute(index(criteria, condition("c-m", "C61", **resolved)), criteria, EVAL))
+    # v2 §2.5: a malignancy whose clinicalStatus is resolved is a history of cancer too
+    resolved_c = facts(rule.compute(index(criteria, condition("c-m", "C61", **resolved)), criteria, EVAL))
+    infection = _condition_rule("infection")
+    current_only = facts(
+        infection.compute(index(criteria, condition("c-o", "M46.26", **resolved)), criteria, EVAL)
+    )
     assert history["cancer"].value is True
-    assert current_only["cancer"].value is False
+    assert resolved_c["cancer"].value is True
+    assert current_only["infection"].value is False
 
 
 def test_refuted_condition_never_counts(criteria):
@@ -198,10 +208,11 @@ def test_duration_from_the_earliest_dated_back_pain_condition(criteria):
     assert found["duration_chronic"].reported_as == ("duration", "chronic")
 
 
-def test_duration_with_onset_after_the_evaluation_date_is_acute(criteria):
+def test_duration_with_onset_after_the_evaluation_date_is_unknown_and_a_data_issue(criteria):
     idx = index(criteria, condition("c", "M54.50", onset="2026-12-01"))
     found = facts(fact_rules.duration(idx, criteria, EVAL))
-    assert found["duration_acute"].value is True and found["pain_over_4_weeks"].value is False
+    assert found["duration_acute"].value is None  # v2 §1: no usable date (v1 read it as acute)
+    assert any("Condition/c" in i and "after the evaluation date" in i for i in idx.issues)
 
 
 def test_duration_boundaries_follow_the_thresholds(criteria):
@@ -251,12 +262,18 @@ def test_management_medication_request_interval_from_its_supply(criteria):
     idx = index(
         criteria,
         condition("c", "M54.50", onset="2026-05-01"),
-        request("mr", "7258", authored="2026-06-01", supply_days=30),
+        request("mr", "7258", authored="2026-06-01", supply_days=14, repeats=2),
     )
     found = facts(fact_rules.management(idx, criteria, EVAL))
     assert found["prior_management"].value is True
-    assert found["managed_6_weeks"].value is True  # weeks are counted from the first therapy in the episode
+    assert found["managed_6_weeks"].value is True  # 14 days x (1 + 2 repeats) = 42 days = 6 weeks
     assert found["prior_management"].evidence == ("MedicationRequest/mr",)
+    short = index(
+        criteria,
+        condition("c", "M54.50", onset="2026-05-01"),
+        request("mr", "7258", authored="2026-06-01", supply_days=14, repeats=1),
+    )
+    assert facts(fact_rules.management(short, criteria, EVAL))["managed_6_weeks"].value is False
 
 
 def test_management_physical_therapy_procedure_counts(criteria):
@@ -365,7 +382,8 @@ def test_back_pain_before_the_surgery_is_not_new(criteria):
 
 
 def test_surgery_without_a_date_leaves_new_symptoms_unknown(criteria):
-    idx = index(criteria, condition("s", "Z98.1"), condition("c", "M54.50", onset="2026-09-01"))
+    site = {"bodySite": [{"text": "Lumbar spine (L4-S1)"}]}
+    idx = index(criteria, condition("s", "Z98.1", **site), condition("c", "M54.50", onset="2026-09-01"))
     found = facts(fact_rules.surgery(idx, criteria, EVAL))
     assert found["prior_lumbar_surgery"].value is True
     assert found["new_or_progressing_after_surgery"].value is None

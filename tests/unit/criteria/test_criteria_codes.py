@@ -372,7 +372,10 @@ def test_seventh_character_rules(vs_by_id: dict[str, dict[str, Any]]) -> None:
     acute = vs_by_id["vertebral-fracture-acute"]["include"]
     by_code = {e["code"]: inc.get("seventhCharacter") for inc in acute for e in inc["codes"]}
     assert by_code["S220"] == ["A", "B"] and by_code["S320"] == ["A", "B"]
-    assert by_code["M4856"] == ["A"] and by_code["M8008"] == ["A"]
+    # v2 §2.6: fragility / pathological fractures are not trauma; they are osteoporosis (§2.5)
+    assert not {"M4856", "M8008", "M8088"} & by_code.keys()
+    fragility = {e["code"] for _, e in _vs_entries(vs_by_id["fragility-vertebral-fracture"])}
+    assert {"M80", "M485", "M8448", "M8458"} <= fragility
     assert all(inc.get("seventhCharacter") is None for inc in vs_by_id["vertebral-fracture"]["include"])
     cord = vs_by_id["cord-injury"]["include"][0]
     assert {e["code"] for e in cord["codes"]} == {"S241", "S340", "S341"} and cord["seventhCharacter"] == [

@@ -1,4 +1,4 @@
-"""Consultations are stored compactly (schema version 2, zlib) and rows of version 1 still read (#12)."""
+"""Consultations are stored compactly (schema version 3, zlib) and rows written before it still read (#12)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_rows_written_by_schema_version_1_still_read_after_the_upgrade(tmp_path:
         )
     engine.dispose()
     store = ConsultationStore.from_url(url)
-    assert store.schema_version == s.CURRENT_VERSION == 2
+    assert store.schema_version == s.CURRENT_VERSION == 3
     row = store.get_consultation("urn:uuid:v1")
     assert row is not None
     assert row["result"] == v1_result
