@@ -231,10 +231,13 @@ def store_purge(days: int | None) -> None:
         raise click.ClickException("--days must be 0 or more")
     Path(config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     consultations = ConsultationStore.from_url(config["DATABASE_URL"])
-    deleted = consultations.purge_older_than(keep)
-    questions = QuestionStore(consultations.engine)
-    asked = questions.purge_older_than(keep)
-    expired = questions.purge_expired()  # the record kept to re-rate an unanswered question is not kept
+    try:
+        deleted = consultations.purge_older_than(keep)
+        questions = QuestionStore(consultations.engine)
+        asked = questions.purge_older_than(keep)
+        expired = questions.purge_expired()  # the record kept to re-rate an unanswered question is not kept
+    finally:
+        consultations.close()
     click.echo(
         f"purged {deleted} consultation(s) and {asked} question(s) older than {keep} days; "
         f"dropped the record of {expired} expired question(s)"
@@ -288,7 +291,7 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
     from app.security.cds_auth import check_startup_security
 
     configure_logging()
-    log = logging.getLogger("spine_auc.serve")
+    log = logging.getLogger("spine_auc.cli")
     try:
         config = load_config(overrides)
         for warning in check_startup_security(config, host) + api_startup_warnings(config, host):

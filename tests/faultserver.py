@@ -108,6 +108,8 @@ RECORD: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "Procedure": [],
+    "DiagnosticReport": [],
+    "Observation": [],
 }
 
 

@@ -17,6 +17,7 @@ EXAMPLES = {
     "lbp-v7-cancer-xr": ("lbp-metastasis", "xr-lumbar-72100"),
     "lbp-unknown-onset-insufficient": ("lbp-no-onset-nsaid", "mri-lumbar-wo-72148"),
     "m1-mr-unsafe-mri": ("lbp-mr-unsafe", "mri-lumbar-wo-72148"),
+    "tbp-region-mismatch-lumbar-mri": ("tbp-radic-acute", "mri-lumbar-wo-72148"),
 }
 
 

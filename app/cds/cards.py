@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from app.cds.codings import suggestion_codings
-from app.clinical.result import AppliedModifier, Result
+from app.clinical.result import AppliedModifier, Result, SafetyEntry
 from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
 from app.criteria.model import Criteria
 
@@ -251,12 +251,20 @@ def _detail(result: Result, study: str) -> str:
                 title += f": {_md(result.variant.text)}"
         lines += ["", title]
     if result.matched_variants:
-        lines.append("Matched variants: " + ", ".join(_md(v) for v in result.matched_variants))
+        lines += ["", "Matched variants: " + ", ".join(_md(v) for v in result.matched_variants)]
+    if result.safety:
+        lines += ["", "**Safety**"]
+        for s in result.safety:
+            lines.append(f"- {_md(s.indicator.upper())}: {_md(s.text)}{_evidence(s.evidence)}")
     if result.modifiers:
-        lines += ["", "**Safety and modifiers**"]
+        lines += ["", "**Modifiers**"]
         for m in result.modifiers:
             text = m.text or m.title or m.id
             lines.append(f"- {_md(m.title or m.id)}: {_md(text)}{_evidence(m.evidence)}")
+    if result.assumptions:
+        lines += ["", "**Assumptions**"] + [
+            f"- {_md(a.text)} (setting {_md(a.setting)})" for a in result.assumptions
+        ]
     found: list[str] = []
     checked: list[str] = []
     for r in result.reasons:
@@ -276,7 +284,7 @@ def _detail(result: Result, study: str) -> str:
         for missing in result.missing:
             options = [f"{_md(o.value)} → {_md(o.outcome)}" for o in missing.options]
             suffix = f" (if {'; '.join(options)})" if options else ""
-            lines.append(f"- {_md(missing.text or missing.fact)}{suffix}")
+            lines.append(f"- {_md(missing.question or missing.text or missing.fact)}{suffix}")
     if result.data_issues:
         lines += ["", "**Data skipped as malformed**"] + [f"- {_md(i)}" for i in result.data_issues[:10]]
     footer: list[str] = []
@@ -304,8 +312,10 @@ def _critical(modifiers: tuple[AppliedModifier, ...]) -> list[AppliedModifier]:
 
 
 def _indicator(result: Result) -> Indicator:
-    if _critical(result.modifiers):
+    if _critical(result.modifiers) or any(s.indicator is Indicator.CRITICAL for s in result.safety):
         return Indicator.CRITICAL
+    if any(s.indicator is Indicator.WARNING for s in result.safety):
+        return Indicator.WARNING
     if result.status is Status.INSUFFICIENT_DATA:
         return Indicator.WARNING
     if result.is_rated and result.category is Category.USUALLY_NOT_APPROPRIATE:
@@ -315,15 +325,26 @@ def _indicator(result: Result) -> Indicator:
     return Indicator.INFO
 
 
+def _contraindication(entry: SafetyEntry) -> str:
+    """ "contraindicated: MR-unsafe implant (device)" → "contraindicated (MR-unsafe implant)"."""
+    head, _, why = entry.text.split(" (")[0].partition(": ")
+    return f"{head} ({why})" if why else head
+
+
 def _summary(result: Result, study: str) -> str:
+    critical_safety = [s for s in result.safety if s.indicator is Indicator.CRITICAL]
     if result.is_rated:
         category = _category_text(result.category)
         critical = _critical(result.modifiers)
-        if critical:
+        if critical_safety:
+            tail = f": {_contraindication(critical_safety[0])} — {category} ({_score_text(result.score)})"
+        elif critical:
             why = critical[0].title or "contraindication"
             tail = f": contraindicated ({why}) — {category} ({_score_text(result.score)})"
         else:
             tail = f": {category} ({_score_text(result.score)})"
+    elif critical_safety:
+        tail = f": {_contraindication(critical_safety[0])}"
     elif result.status is Status.INSUFFICIENT_DATA:
         tail = ": not rated — more clinical information needed"
     else:

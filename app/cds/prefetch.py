@@ -37,7 +37,7 @@ from app.errors import DataRequired, SpineAucError
 from app.fhir.client import FhirClient
 from app.fhir.record import FetchedRecord, fetch_record
 
-log = logging.getLogger("spine_auc.clinical_context")
+log = logging.getLogger("spine_auc.cds.prefetch")
 
 T = TypeVar("T")
 

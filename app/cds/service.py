@@ -40,7 +40,7 @@ from app.cds.prefetch import (
 from app.cds.questions import question_link, stored_answers, with_stored_answers
 from app.clinical.assessment import PatientRecord, assess_order
 from app.clinical.not_rated import not_rated, with_data_issues
-from app.clinical.orders import OrderedProcedure, resolve_procedure
+from app.clinical.orders import OrderedProcedure, resolve_studies
 from app.clinical.result import CardLink, Result
 from app.clinical.vocabulary import Status
 from app.criteria.schemas import SchemaSet
@@ -59,12 +59,19 @@ from app.web.limits import (
     within_budget,
 )
 
-log = logging.getLogger("spine_auc.cds_hooks")
+log = logging.getLogger("spine_auc.cds.service")
 
 bp = Blueprint("cds_hooks", __name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 ORDER_TYPES = frozenset({"ServiceRequest"})
+
+
+#: The ACR topics the services rate against, as the discovery document names them (criteria/manifest.json).
+TOPICS_SAID = (
+    "Low Back Pain, Thoracic Back Pain, Myelopathy, Suspected Spine Trauma, Back Pain—Child, "
+    "Suspected Spine Trauma—Child"
+)
 
 
 @dataclass(frozen=True)
@@ -82,16 +89,16 @@ SERVICES: dict[str, Service] = {
             "spine-auc-order-select",
             "order-select",
             "Spine imaging appropriateness (order selection)",
-            "Rates selected spine imaging orders (MRI, CT, radiography of the spine) against the ACR "
-            "Appropriateness Criteria from the patient's record, suggests better studies and attaches "
-            "the Argonaut PAMA rating to the draft order.",
+            "Rates selected spine imaging orders (MRI, CT, radiography, myelography of the spine) against the "
+            f"ACR Appropriateness Criteria ({TOPICS_SAID}) from the patient's record, suggests better studies "
+            "and attaches the Argonaut PAMA rating to the draft order.",
         ),
         Service(
             "spine-auc-order-sign",
             "order-sign",
             "Spine imaging appropriateness (order signing)",
-            "Rates every spine imaging order being signed against the ACR Appropriateness Criteria and "
-            "attaches the Argonaut PAMA rating to the order.",
+            f"Rates every spine imaging order being signed against the ACR Appropriateness Criteria ({TOPICS_SAID}) "
+            "and attaches the Argonaut PAMA rating to the order.",
         ),
     )
 }
@@ -265,7 +272,7 @@ def _readable_orders(orders: list[dict[str, Any]], criteria: Any) -> list[Readab
         except InvalidInput as err:
             log.info("draft order %s skipped: %s", order.get("id"), err.message)
             continue
-        readable.append((order, resolve_procedure(order, criteria)))
+        readable += [(order, study) for study in resolve_studies(order, criteria)]  # one per study (§1.3)
     return readable
 
 
@@ -306,9 +313,15 @@ def _evaluate_cached(
     for order, ordered in orders:
         canonical = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         key = hashlib.sha256(
-            "|".join((record_key, str(getattr(criteria, "version", "")), day, canonical)).encode(
-                "utf-8", "surrogatepass"
-            )
+            "|".join(
+                (
+                    record_key,
+                    str(getattr(criteria, "version", "")),
+                    day,
+                    canonical,
+                    ",".join(ordered.candidates),
+                )
+            ).encode("utf-8", "surrogatepass")
         ).hexdigest()
         if budget.spent():
             pairs.append((not_rated(order, criteria, TIME_BUDGET_REACHED), order))

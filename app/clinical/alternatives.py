@@ -1,18 +1,17 @@
 """Studies rated better than the ordered one, best first (clinical-rules.md §6).
 
-Candidates are the rows of every variant a reading matched. A contraindicating modifier that applied (M1,
-an MR-unsafe implant) removes the studies it applies to and may propose its own ``alternative`` (CT myelography)
-rated like the row its ``categoryFrom`` names: both are read from criteria/modifiers.json.
+Candidates are the rows of every variant a reading matched. What safety withholds or proposes (MR studies and
+CT myelography for an MR-unsafe implant) is decided by :mod:`app.clinical.safety`, after this.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.clinical.engine import Outcome, Reading, applies_to_procedure, row_for
+from app.clinical.engine import Outcome, Reading, row_for
 from app.clinical.result import Alternative, Coding, ProcedureRef
 from app.clinical.vocabulary import Category, PamaRating, ScoreBasis
-from app.criteria.model import Criteria, Modifier, Procedure, Row
+from app.criteria.model import Criteria, Procedure, Row
 
 #: On a tie, the less invasive study first.
 CONTRAST_ORDER = {"none": 0, "n/a": 1, "iv": 2, "iv-wo-w": 3, "intrathecal": 4, "intradiscal": 5}
@@ -36,53 +35,10 @@ def concretize(criteria: Criteria, row_proc: Procedure, ordered: Procedure) -> P
     return row_proc
 
 
-def _contraindicating(criteria: Criteria, outcome: Outcome) -> list[Modifier]:
-    return [m for m in criteria.modifiers if m.id in outcome.modifiers and m.effect == "contraindicated"]
-
-
-def _proposed(
-    criteria: Criteria, mod: Modifier, best: dict[str, _Candidate], proc: Procedure
-) -> tuple[str, _Candidate] | None:
-    """The modifier's own alternative in the ordered region, rated like the row its ``categoryFrom`` names."""
-    alternative = mod.alternative
-    if not alternative:
-        return None
-    rated_from = alternative["categoryFrom"]
-    source = next(
-        (
-            category
-            for category, row, _, _ in best.values()
-            if criteria.procedures[row.procedure].modality == rated_from["modality"]
-            and criteria.procedures[row.procedure].contrast == rated_from["contrast"]
-        ),
-        None,
-    )
-    target = next(
-        (
-            p
-            for p in criteria.procedures.values()
-            if p.modality == alternative["modality"] and p.region == proc.region
-        ),
-        None,
-    )
-    if target is None or source is None:
-        return None
-    listed = next(
-        (
-            r
-            for _, r, _, _ in best.values()
-            if criteria.procedures[r.procedure].modality == alternative["modality"]
-        ),
-        None,
-    )
-    row = listed or Row(target.id, target.display, source, None, None, None, mod.source)
-    return target.id, (source, row, None, mod.id)
-
-
 def alternatives(
     criteria: Criteria, readings: Sequence[Reading], proc: Procedure, outcome: Outcome, peds: bool
 ) -> tuple[Alternative, ...]:
-    """Better-rated studies than ``proc`` under ``outcome``; none that a contraindication applies to."""
+    """Better-rated studies than ``proc`` under ``outcome``, best first."""
     ordered_rank = criteria.category_rank(str(outcome.category))
     best: dict[str, _Candidate] = {}
     for reading in readings:
@@ -93,18 +49,11 @@ def alternatives(
                 if row.procedure in best and criteria.category_rank(best[row.procedure][0]) >= rank:
                     continue
                 best[row.procedure] = (row.category, row, rated.variant, None)
-    contraindications = _contraindicating(criteria, outcome)
-    for mod in contraindications:
-        proposed = _proposed(criteria, mod, best, proc)
-        if proposed is not None:
-            best[proposed[0]] = proposed[1]
     ranked: list[tuple[tuple[int, int, int, int, int], Alternative]] = []
     for pid, (category, row, variant, recommended_by) in best.items():
         target = criteria.procedures[pid]
         if pid == proc.id or (recommended_by is None and row_for(criteria, (row,), proc) is not None):
             continue  # the ordered study itself (or the row that rated it)
-        if any(applies_to_procedure(m.applies_to, target) for m in contraindications):
-            continue
         rank = criteria.category_rank(category)
         if rank <= ordered_rank:
             continue

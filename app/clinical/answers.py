@@ -15,6 +15,7 @@ from typing import Any
 
 from app.clinical.facts import Fact, PatientFacts
 from app.clinical.orders import OrderedProcedure
+from app.clinical.outputs import constituent
 from app.criteria.model import Criteria
 
 ANSWERED_BY = "answered by the ordering clinician"
@@ -94,8 +95,10 @@ def answers_for(
 
 
 def _option(options: Iterable[tuple[str, Any]], value: str) -> tuple[str, Any] | None:
-    wanted = value.casefold()
-    return next((o for o in options if o[0].casefold() == wanted), None)
+    """The option answered; a merged option ("28 days or more", §4.3) stands for its first constituent."""
+    listed = list(options)
+    label = constituent([o[0] for o in listed], value)
+    return next((o for o in listed if o[0] == label), None)
 
 
 def apply_answers(facts: PatientFacts, answers: Iterable[Answer]) -> PatientFacts:

@@ -18,16 +18,27 @@ from app.clinical.answers import answers_for, apply_answers, apply_procedure_ans
 from app.clinical.conclusion import assess
 from app.clinical.fact_rules import build_facts
 from app.clinical.facts import PatientFacts
-from app.clinical.orders import OrderedProcedure, resolve_procedure
+from app.clinical.orders import OrderedProcedure, resolve_procedure, resolve_studies
 from app.clinical.questionnaire import questionnaire_for
 from app.clinical.records import evaluation_date, ref_of
+from app.clinical.region import with_region_check
 from app.clinical.report import report
 from app.clinical.result import Result
+from app.clinical.safety import check as safety_check
 from app.criteria.model import Criteria
 
 # The patient's resource types a record is made of (the one list: the FHIR fetch and the CDS prefetch
 # templates derive from it). Medications come along by reference, so they are grouped but never asked for.
-RECORD_TYPES = ("Patient", "Condition", "MedicationStatement", "MedicationRequest", "Procedure", "Device")
+RECORD_TYPES = (
+    "Patient",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "Procedure",
+    "Device",
+    "DiagnosticReport",  # a prior radiograph's result (clinical-rules §4.2 V6)
+    "Observation",  # a prior radiograph's result; pregnancy status (§5.4)
+)
 PATIENT_TYPES = (*RECORD_TYPES[1:], "Medication")
 
 
@@ -149,6 +160,7 @@ def assess_order(
         ordered, procedure_issues = apply_procedure_answer(ordered, answers, criteria)
         facts.issues.extend(issues + procedure_issues)
     assessment = assess(ordered, facts, criteria)
+    assessment = safety_check(assessment, facts, criteria)
     result = report(
         assessment,
         facts,
@@ -157,6 +169,11 @@ def assess_order(
         consultation_id=f"urn:uuid:{uuid.uuid4()}",
         evaluation_date=as_of,
     )
+    result = with_region_check(result, assessment, facts, criteria)
+    if len(ordered.studies_on_order) > 1:
+        studies = "; ".join(ordered.studies_on_order)
+        note = f"This order carries {len(ordered.studies_on_order)} studies ({studies}): each is assessed on its own."
+        result = replace(result, explanation=f"{result.explanation} {note}")
     result = replace(result, questionnaire=questionnaire_for(result))
     return replace(result, latency_ms=round((time.perf_counter() - started) * 1000, 3))
 
@@ -177,5 +194,9 @@ def _reason_references(order: dict[str, Any], resources: dict[str, list[dict[str
 def assess_orders(
     orders: list[dict[str, Any]], record: PatientRecord, criteria: Criteria, *, now: datetime | None = None
 ) -> list[Result]:
-    """Assess every (valid R4) order against the record: one result each, in order."""
-    return [assess_order(order, record, criteria, now=now) for order in orders]
+    """Assess every (valid R4) order against the record: one result per study, in order (§1.3, §7)."""
+    return [
+        assess_order(order, record, criteria, now=now, ordered=study)
+        for order in orders
+        for study in resolve_studies(order, criteria)
+    ]

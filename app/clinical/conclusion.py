@@ -24,6 +24,7 @@ from app.clinical.result import (
     Option,
     Reason,
     ReasonValue,
+    SafetyEntry,
 )
 from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
 from app.criteria.model import Criteria, Procedure, Topic
@@ -56,6 +57,9 @@ class Assessment:
     text: str = ""
     unknowns_not_mattering: tuple[str, ...] = ()
     considered: tuple[FactConsidered, ...] = ()
+    readings: tuple[Reading, ...] = ()  # the readings that agreed (rated / no-criteria), for later checks
+    safety: tuple[SafetyEntry, ...] = ()  # §5 safety checks (app.clinical.safety), in order of severity
+    outcome: Outcome | None = None  # the reported reading (combined parts, region concordance, rated cell)
 
 
 def assess(ordered: OrderedProcedure, facts: PatientFacts, criteria: Criteria) -> Assessment:
@@ -142,6 +146,8 @@ def _agreed(
         text=outcome.text,
         unknowns_not_mattering=tuple(not_mattering),
         considered=_considered(facts, used),
+        readings=tuple(readings),
+        outcome=outcome,
     )
     if outcome.status is not Status.RATED:
         return replace(

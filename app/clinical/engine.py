@@ -9,13 +9,13 @@ give a rating, readings that differ give ``insufficient-data``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.clinical.facts import Fact, PatientFacts
 from app.clinical.orders import OrderedProcedure
 from app.clinical.vocabulary import Category, Status
-from app.criteria.model import Criteria, Expr, Modifier, Procedure, Row
+from app.criteria.model import Criteria, Expr, Modifier, Procedure, RegionTopic, Row, Topic
 
 #: Above this many combinations of unknown facts, the engine stops enumerating and does not rate.
 MAX_READINGS = 256
@@ -62,6 +62,8 @@ class Outcome:
     text: str = ""
     used: list[str] = field(default_factory=list)
     derived: dict[str, bool | None] = field(default_factory=dict)
+    parts: tuple[Outcome, ...] = ()  # a combined study: its rating under each topic (§3 step 5)
+    concordant: RegionTopic | None = None  # a region mismatch: the topic and region that would cover it
 
     def key(self) -> tuple[Status, Category | None]:
         """Outcomes that agree on this give a rating: same status and category (clinical-rules.md §4)."""
@@ -173,17 +175,39 @@ class _Decision:
         if "procedure" not in self.assignment:
             raise _NeedGroup("procedure")  # an ambiguous order code: rate each study it can mean
         proc = self.c.procedures[self.assignment["procedure"][1]["id"]]
-        topic_id: str | None = None
-        route_text = self.c.routing_otherwise_text
-        for rule in self.c.routing:
-            if self.decide(rule.when):
-                topic_id, route_text = rule.topic, rule.text
-                break
-        if topic_id is None:
+        chosen = next((rule for rule in self.c.routing if self.decide(rule.when)), None)
+        if chosen is not None and chosen.also:
+            return self.rate_combined(proc, chosen.also)
+        if chosen is None or chosen.topic is None:
             return Outcome(
-                Status.NO_CRITERIA, None, proc.id, text=route_text, used=self.used, derived=self.derived
+                Status.NO_CRITERIA,
+                None,
+                proc.id,
+                text=chosen.text if chosen else self.c.routing_otherwise_text,
+                used=self.used,
+                derived=self.derived,
+                concordant=chosen.concordant if chosen else None,
             )
-        topic = self.c.topics[topic_id]
+        return self.rate(self.c.topics[chosen.topic], proc)
+
+    def rate_combined(self, proc: Procedure, under: tuple[RegionTopic, ...]) -> Outcome:
+        """A combined study under each topic by its part of that region: the lower category (§3 step 5)."""
+        parts = []
+        for target in under:
+            part = region_part(self.c, proc, target.region)
+            if part is not None:
+                parts.append(self.rate(self.c.topics[target.topic], part))
+        rated = [o for o in parts if o.status is Status.RATED and o.category is not None]
+        if not rated:
+            texts = "; ".join(o.text for o in parts) or f"{proc.display}: no part of it is rated"
+            return Outcome(
+                Status.NO_CRITERIA, None, proc.id, text=texts, used=self.used, derived=self.derived
+            )
+        lowest = min(rated, key=lambda o: self.c.category_rank(o.category or ""))
+        return replace(lowest, procedure=proc.id, parts=tuple(rated))
+
+    def rate(self, topic: Topic, proc: Procedure) -> Outcome:
+        """The study under one topic: matched variants, their rows, modifiers."""
         matched = [v for v in topic.variants if self.decide(v.when)]
         if not matched:
             return Outcome(
@@ -243,6 +267,18 @@ class _Decision:
             used=self.used,
             derived=self.derived,
         )
+
+
+def region_part(criteria: Criteria, proc: Procedure, region: str) -> Procedure | None:
+    """The study of one region with the same modality and contrast (a combined study's part, or its concordant)."""
+    return next(
+        (
+            p
+            for p in criteria.procedures.values()
+            if p.region == region and p.modality == proc.modality and p.contrast == proc.contrast
+        ),
+        None,
+    )
 
 
 def procedure_test(expr: Expr, proc: Procedure, flags: frozenset[str] = frozenset()) -> bool:

@@ -12,7 +12,7 @@ facts: the criteria loader checks fact references against :func:`base_fact_names
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from app.clinical.records import (
     ConditionInfo,
     Interval,
     RecordIndex,
+    parse_date,
     read_record,
     ref_of,
     value_sets_of,
@@ -39,9 +40,10 @@ from app.clinical.terminology import (
     display_code,
     match_any,
     name_tags,
+    normalise_code,
     texts_of,
 )
-from app.criteria.model import Criteria
+from app.criteria.model import ICD10CM, Criteria, ValueSet
 
 RuleFn = Callable[[RecordIndex, Criteria, date], Findings]
 
@@ -1084,60 +1086,151 @@ def myelopathy_onset(index: RecordIndex, criteria: Criteria, evaluation: date) -
     return out.findings()
 
 
+#: The MR status facts, most cautious first (clinical-rules §5.1: one implant never cancels another).
+MR_STATUS_FACTS = ("mr_unsafe_device", "mr_unknown_device", "mr_conditional_device")
+
+
+def device_name(dev: dict[str, Any]) -> str:
+    """A Device's name as the record gives it: deviceName, else its type's text or display, else its id."""
+    for entry in dev.get("deviceName") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
+            return str(entry["name"]).strip()
+    texts = texts_of(dev.get("type"))
+    return texts[0] if texts else ref_of(dev)
+
+
+def _condition_name(code: Any) -> str:
+    texts = texts_of(code)
+    return texts[0] if texts else "device-presence condition"
+
+
+def _device_status(dev: dict[str, Any], criteria: Criteria) -> str | None:
+    """unsafe | conditional | safe | unknown from Device.safety (code, else ASTM F2503 text) or Device.type."""
+    safety = dev.get("safety")
+    concepts = safety if isinstance(safety, list) else []
+    labels = {
+        "unsafe": value_sets_of(criteria, "mr_unsafe_device").devices,
+        "conditional": value_sets_of(criteria, "mr_conditional_device").devices,
+        "safe": value_sets_of(criteria, "mr_safe_device").devices,
+        "unknown": value_sets_of(criteria, "mr_unlabelled_device").devices,
+    }
+    for status, sets in labels.items():  # by code first: the most cautious label wins
+        if any(match_any(s, sets) for s in concepts):
+            return status
+    for status, sets in labels.items():  # then the text, any case
+        ids = {vs.id for vs in sets}
+        if any(ids & set(name_tags(s, criteria)) for s in concepts):
+            return status
+    type_sets = _device_type_sets(criteria)
+    kind = dev.get("type")
+    names = {
+        "text": " ".join(
+            n["name"]
+            for n in dev.get("deviceName") or []
+            if isinstance(n, dict) and isinstance(n.get("name"), str)
+        )
+    }
+    if match_any(kind, type_sets) or any(
+        {vs.id for vs in type_sets} & set(name_tags(c, criteria)) for c in (kind, names)
+    ):
+        return "unknown"  # an active implantable device with no MR labelling
+    return None  # not an implant we can judge (crutches, a meter): ignored
+
+
+def _device_type_sets(criteria: Criteria) -> tuple[ValueSet, ...]:
+    entry = criteria.fact_sources.get("mr_unknown_device", {})
+    return tuple(criteria.value_sets[v] for v in entry.get("deviceTypeValueSets", []))
+
+
 @rule(
     "devices",
-    produces=("mr_unsafe_device", "mr_conditional_device"),
-    sources=("mr_unsafe_device", "mr_conditional_device", "mr_unlabelled_device"),
+    produces=MR_STATUS_FACTS,
+    sources=(
+        "mr_unsafe_device",
+        "mr_conditional_device",
+        "mr_unlabelled_device",
+        "mr_safe_device",
+        "mr_unknown_device",
+    ),
 )
 def devices(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
-    """MR safety of implanted devices from Device.safety labels (and MR-unsafe device status codes)."""
+    """MR status of each implant (Device.safety code or text, Device.type, device-presence conditions)."""
     out = _Out()
-    unsafe_sets = value_sets_of(criteria, "mr_unsafe_device").devices
-    cond_sets = value_sets_of(criteria, "mr_conditional_device").devices
-    unlabelled_sets = value_sets_of(criteria, "mr_unlabelled_device").devices
-    unsafe, conditional, unlabelled = [], [], []
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in MR_STATUS_FACTS}  # fact → (ref, name)
+    fact_of = {
+        "unsafe": "mr_unsafe_device",
+        "unknown": "mr_unknown_device",
+        "conditional": "mr_conditional_device",
+    }
     for dev in index.devices:
-        safety = dev.get("safety") or []
-        concepts = safety if isinstance(safety, list) else []
-        if any(match_any(s, unsafe_sets) for s in concepts):
-            unsafe.append(ref_of(dev))
-        elif any(match_any(s, cond_sets) for s in concepts):
-            conditional.append(ref_of(dev))
-        elif any(match_any(s, unlabelled_sets) for s in concepts):
-            unlabelled.append(ref_of(dev))
-        elif not concepts:
-            # FHIR Devices include non-implants (crutches, meters): no labelling is not a contraindication.
+        status = _device_status(dev, criteria)
+        if status in fact_of:
+            found[fact_of[status]].append((ref_of(dev), device_name(dev)))
+        elif status is None:
             out.issues.append(
-                f"{ref_of(dev)} has no MR safety labelling; not treated as an MR contraindication"
+                f"{ref_of(dev)} has no MR safety labelling and is not a recognised active implant; "
+                "not treated as an MR risk"
             )
-    unsafe_conditions = [c.ref for c, _ in _conditions(index, criteria, "mr_unsafe_device")]
-    if unsafe or (unsafe_conditions and not conditional):
-        out.known(
-            "mr_unsafe_device",
-            True,
-            "MR-unsafe implant",
-            unsafe + unsafe_conditions,
-            ("mr_unsafe_device", True),
+    for cond, _ in _conditions(index, criteria, "mr_unsafe_device"):
+        found["mr_unsafe_device"].append((cond.ref, _condition_name(cond.code)))
+    for cond, _ in _conditions(index, criteria, "mr_unknown_device"):
+        found["mr_unknown_device"].append((cond.ref, _condition_name(cond.code)))
+    texts = {
+        "mr_unsafe_device": "MR-unsafe implant",
+        "mr_unknown_device": "Implant of unknown MR status",
+        "mr_conditional_device": "MR-conditional implant",
+    }
+    for name in MR_STATUS_FACTS:
+        items = found[name]
+        if items:
+            names = "; ".join(dict.fromkeys(n for _, n in items))
+            out.known(name, True, f"{texts[name]}: {names}", [r for r, _ in items], (name, names))
+        elif "Device" in index.unavailable:
+            out.unavailable(criteria, [name], "Device")
+        else:
+            out.known(name, False, f"No {texts[name][0].lower()}{texts[name][1:]} recorded", [])
+    return out.findings()
+
+
+#: Observation statuses whose value is a result (a registered or cancelled one is not)
+_OBSERVATION_RESULT = frozenset({"final", "amended", "corrected", "preliminary"})
+
+
+@rule("pregnancy", produces=("pregnant",), sources=("pregnant",), settings=("pregnancyObservationDays",))
+def pregnancy(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Pregnant: a counted pregnancy Condition, or a recent positive pregnancy-status Observation (§5.4)."""
+    out = _Out()
+    evidence = [cond.ref for cond, _ in _conditions(index, criteria, "pregnant")]
+    entry = criteria.fact_sources.get("pregnant", {})
+    codes = [criteria.value_sets[v] for v in entry.get("observationValueSets", [])]
+    positive = [criteria.value_sets[v] for v in entry.get("observationPositiveValueSets", [])]
+    window = timedelta(days=criteria.thresholds["pregnancyObservationDays"])
+    for obs in index.observations:
+        if obs.get("status") not in _OBSERVATION_RESULT or not match_any(obs.get("code"), codes):
+            continue
+        taken = (
+            parse_date(obs.get("effectiveDateTime"))
+            or parse_date(
+                (obs.get("effectivePeriod") or {}).get("start")
+                if isinstance(obs.get("effectivePeriod"), dict)
+                else None
+            )
+            or parse_date(obs.get("issued"))
         )
-    elif unlabelled:
-        group = bool_group(
-            "mr_unsafe_device", f"MR safety of implanted device(s) {', '.join(unlabelled)} (not labelled)"
-        )
-        out.unknown(group, {"mr_unsafe_device": "device MR safety not labelled"}, unlabelled)
-    elif "Device" in index.unavailable:
-        out.unavailable(criteria, ["mr_unsafe_device"], "Device")
+        if taken is None or taken > evaluation or evaluation - taken > window:
+            continue
+        value = obs.get("valueCodeableConcept")
+        if match_any(value, positive) or any(
+            isinstance(i, dict) and any(c.get("code") == "POS" for c in codings_of(i))
+            for i in obs.get("interpretation") or []
+        ):
+            evidence.append(ref_of(obs))
+    if evidence:
+        out.known("pregnant", True, "Pregnant", evidence, ("pregnant", True))
+    elif "Condition" in index.unavailable:
+        out.unavailable(criteria, ["pregnant"], "Condition")
     else:
-        out.known("mr_unsafe_device", False, "No MR-unsafe implant recorded", [], ("mr_unsafe_device", False))
-    if conditional:
-        out.known(
-            "mr_conditional_device",
-            True,
-            "MR-conditional implant",
-            conditional,
-            ("mr_conditional_device", True),
-        )
-    else:
-        out.known("mr_conditional_device", False, "No MR-conditional implant recorded", [])
+        out.known("pregnant", False, "No pregnancy recorded", [])
     return out.findings()
 
 
@@ -1203,3 +1296,256 @@ def uncodable(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findi
     for name, text in criteria.uncodable_facts.items():
         out.unknown(bool_group(name, text), {name: text})
     return out.findings()
+
+
+# --- the thoracic spine (clinical-rules §2.1, §2.6, §4.2) -------------------------------------------------------
+
+#: (region label, its value set's settings.json key order): the regions back-pain codes can name (§2.1).
+REGION_SOURCE = "indication_region"
+REGION_FACTS = ("indication_thoracic", "indication_lumbar", "indication_thoracolumbar")
+#: Symptom codes (dorsalgia, radiculopathy, sciatica) name the current complaint's region before structural ones.
+SYMPTOM_PREFIX = "M54"
+
+
+def _sets(criteria: Criteria, source: str, key: str) -> list[ValueSet]:
+    return [criteria.value_sets[v] for v in criteria.fact_sources.get(source, {}).get(key, [])]
+
+
+def _regions_of(tags: list[tuple[str, Mapping[str, Match]]], criteria: Criteria) -> dict[str, list[str]]:
+    """Region label → evidence refs, from tagged codes (symptom codes first when any names a region)."""
+    found: dict[str, list[str]] = {}
+    symptom: dict[str, list[str]] = {}
+    for ref, tagmap in tags:
+        for vs in _sets(criteria, REGION_SOURCE, "conditionValueSets"):
+            match = tagmap.get(vs.id)
+            if match is None:
+                continue
+            label = vs.id.removeprefix("indication-region-")
+            found.setdefault(label, []).append(ref)
+            if normalise_code(ICD10CM, match.code.split("|")[-1]).startswith(SYMPTOM_PREFIX):
+                symptom.setdefault(label, []).append(ref)
+    return symptom or found
+
+
+def _region_label(regions: dict[str, list[str]]) -> str:
+    names = set(regions)
+    if not names:
+        return "unspecified"
+    if names == {"thoracic"}:
+        return "thoracic"
+    if names == {"lumbar"}:
+        return "lumbar"
+    return "thoracolumbar"
+
+
+@rule("indication_region", produces=REGION_FACTS, sources=(REGION_SOURCE,))
+def indication_region(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """The region the back-pain codes name; the order's reason wins over the problem list (§2.1)."""
+    out = _Out()
+    from_reasons = _regions_of([(r.ref, r.tags) for r in index.reasons], criteria)
+    counted = [(c.condition.ref, c.tags) for c in index.conditions if c.condition.counted]
+    regions = from_reasons or _regions_of(counted, criteria)
+    label = _region_label(regions)
+    where = "the order's reason" if from_reasons else "the problem list"
+    text = (
+        f"Indication region: {label} (from {where})"
+        if regions
+        else "Indication region: unspecified (no back-pain code names a region)"
+    )
+    evidence = [ref for refs in regions.values() for ref in refs]
+    for name in REGION_FACTS:
+        out.known(name, name == f"indication_{label}", text, evidence, ("indication_region", label))
+    return out.findings()
+
+
+@rule("thoracic_radiculopathy", produces=("thoracic_radiculopathy",), sources=("thoracic_radiculopathy",))
+def thoracic_radiculopathy(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """Radiculopathy coded in the thoracic or thoracolumbar region (TBP V3)."""
+    out = _Out()
+    _condition_present(out, index, criteria, "thoracic_radiculopathy")
+    return out.findings()
+
+
+def _concepts(value: Any) -> list[Any]:
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
+
+
+@rule(
+    "prior_thoracic_surgery",
+    produces=("prior_thoracic_surgery",),
+    sources=("prior_thoracic_surgery", "prior_thoracic_surgery_by_site"),
+)
+def prior_thoracic_surgery(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A completed thoracic spine operation: by a code naming the region, or a spine code with a thoracic bodySite."""
+    out = _Out()
+    refs = [p.ref for p, _ in _procedures(index, criteria, "prior_thoracic_surgery")]
+    by_site = _sets(criteria, "prior_thoracic_surgery_by_site", "procedureValueSets")
+    sites = _sets(criteria, "prior_thoracic_surgery_by_site", "bodySiteValueSets")
+    for proc in index.raw.get("Procedure", ()):
+        if proc.get("status") != "completed" or not match_any(proc.get("code"), by_site):
+            continue
+        if any(match_any(site, sites) for site in _concepts(proc.get("bodySite"))):
+            refs.append(ref_of(proc))
+    if refs:
+        out.known(
+            "prior_thoracic_surgery",
+            True,
+            "Prior thoracic spine surgery",
+            refs,
+            ("prior_thoracic_surgery", True),
+        )
+    elif "Procedure" in index.unavailable:
+        out.unavailable(criteria, ["prior_thoracic_surgery"], "Procedure")
+    else:
+        out.known(
+            "prior_thoracic_surgery",
+            False,
+            "No prior thoracic spine surgery recorded",
+            [],
+            ("prior_thoracic_surgery", False),
+        )
+    return out.findings()
+
+
+#: Regions whose radiograph images the thoracic spine (procedures.json regions).
+THORACIC_RADIOGRAPH_REGIONS = frozenset({"thoracic", "thoracic-and-lumbar"})
+RADIOGRAPH_RESULT_GROUP = "prior_thoracic_radiograph_result"
+
+
+def _thoracic_radiograph(concept: Any, criteria: Criteria) -> bool:
+    for coding in codings_of(concept) if isinstance(concept, dict) else []:
+        entry = criteria.codes.get((str(coding.get("system")), str(coding.get("code"))))
+        if entry and all(
+            criteria.procedures[p].modality == RADIOGRAPH_MODALITY
+            and criteria.procedures[p].region in THORACIC_RADIOGRAPH_REGIONS
+            for p in entry.procedures
+        ):
+            return True
+    return False
+
+
+def _targets(resource: dict[str, Any], *keys: str) -> set[str]:
+    """The "Type/id" references a resource makes under the given keys."""
+    out = set()
+    for key in keys:
+        for ref in _concepts(resource.get(key)):
+            target = ref.get("reference")
+            if isinstance(target, str):
+                out.add("/".join(target.split("/")[-2:]))
+    return out
+
+
+def _radiograph_results(
+    index: RecordIndex, criteria: Criteria
+) -> tuple[list[str], list[tuple[str, Any]], list[str]]:
+    """Prior thoracic radiographs, their coded results (ref, concept) and results carried only as text."""
+    procs = [
+        p
+        for p in index.raw.get("Procedure", ())
+        if p.get("status") == "completed" and _thoracic_radiograph(p.get("code"), criteria)
+    ]
+    radiographs = [ref_of(p) for p in procs]
+    linked = set().union(*(_targets(p, "report") for p in procs)) if procs else set()
+    coded: list[tuple[str, Any]] = []
+    text_only: list[str] = []
+    for dr in index.raw.get("DiagnosticReport", ()):
+        ref = ref_of(dr)
+        if dr.get("status") in ("entered-in-error", "cancelled"):
+            continue
+        if not (
+            ref in linked
+            or _targets(dr, "basedOn", "partOf") & set(radiographs)
+            or _thoracic_radiograph(dr.get("code"), criteria)
+        ):
+            continue
+        if ref not in radiographs and not procs:
+            radiographs.append(ref)
+        codes = _concepts(dr.get("conclusionCode"))
+        coded += [(ref, c) for c in codes]
+        linked |= _targets(dr, "result")
+        if not codes and isinstance(dr.get("conclusion"), str):
+            text_only.append(ref)
+    for obs in index.raw.get("Observation", ()):
+        ref = ref_of(obs)
+        if obs.get("status") in ("entered-in-error", "cancelled"):
+            continue
+        if not (
+            ref in linked
+            or _targets(obs, "partOf", "basedOn", "derivedFrom") & set(radiographs)
+            or _thoracic_radiograph(obs.get("code"), criteria)
+        ):
+            continue
+        if isinstance(obs.get("valueCodeableConcept"), dict):
+            coded.append((ref, obs["valueCodeableConcept"]))
+            if ref not in radiographs and not procs:
+                radiographs.append(ref)
+    return radiographs, coded, text_only
+
+
+@rule(
+    "prior_thoracic_radiograph",
+    produces=("prior_thoracic_radiograph_abnormal",),
+    sources=("prior_thoracic_radiograph_abnormal",),
+    reads="procedures.json: radiograph codes of the thoracic region (the prior study and its report's code)",
+    codes=radiograph_codes,
+)
+def prior_thoracic_radiograph(index: RecordIndex, criteria: Criteria, evaluation: date) -> Findings:
+    """A prior thoracic radiograph whose coded result shows bone destruction, fracture or deformity (TBP V6)."""
+    out = _Out()
+    name = "prior_thoracic_radiograph_abnormal"
+    radiographs, coded, text_only = _radiograph_results(index, criteria)
+    abnormal_sets = _sets(criteria, name, "resultValueSets")
+    abnormal = [(ref, c) for ref, c in coded if match_any(c, abnormal_sets)]
+    if abnormal:
+        shown = "; ".join(
+            next(iter(texts_of(c)), display_code(*next(iter(_code_pairs(c)), ("", "?")))) for _, c in abnormal
+        )
+        out.known(
+            name,
+            True,
+            f"Prior thoracic radiograph shows bone destruction, fracture or deformity ({shown})",
+            radiographs + [r for r, _ in abnormal],
+            (name, True),
+        )
+    elif coded:
+        out.known(
+            name,
+            False,
+            "Prior thoracic radiograph: its coded result shows no bone destruction, fracture or deformity",
+            radiographs + [r for r, _ in coded],
+            (name, False),
+        )
+    elif radiographs:
+        missing = {"DiagnosticReport", "Observation"} & index.unavailable
+        why = (
+            "its report is only free text"
+            if text_only
+            else "its report could not be obtained"
+            if missing
+            else "no result in the record"
+        )
+        group = UnknownGroup(
+            RADIOGRAPH_RESULT_GROUP,
+            f"Result of the prior thoracic radiograph ({why})",
+            (
+                ("normal, or no destruction, fracture or deformity", {name: False}),
+                ("bone destruction, fracture or deformity", {name: True}),
+            ),
+            question=(
+                "What did the prior thoracic spine radiograph show: bone destruction, fracture or deformity?"
+            ),
+        )
+        out.unknown(group, {name: f"thoracic radiograph result unknown: {why}"}, radiographs + text_only)
+    elif "Procedure" in index.unavailable:
+        out.unavailable(criteria, [name], "Procedure")
+    else:
+        out.known(name, False, "No prior thoracic radiograph: initial imaging", [], (name, False))
+    return out.findings()
+
+
+def _code_pairs(concept: Any) -> list[tuple[str, str]]:
+    return [
+        (str(c.get("system")), str(c.get("code")))
+        for c in codings_of(concept)
+        if isinstance(c.get("code"), str)
+    ]

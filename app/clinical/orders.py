@@ -22,6 +22,7 @@ class OrderedProcedure:
     identified_by: str  # "code" | "combination" | "text" | "none"
     detail: str
     codes: tuple[dict[str, str], ...]
+    studies_on_order: tuple[str, ...] = ()  # displays of every study when the order carries several regions
 
 
 def _order_codings(order: dict[str, Any]) -> list[dict[str, Any]]:
@@ -29,6 +30,49 @@ def _order_codings(order: dict[str, Any]) -> list[dict[str, Any]]:
         return [c for c in codings_of(order.get("code")) if c.get("system") and c.get("code")]
     except ValueError:
         return []
+
+
+#: Regions a study of its own can cover: codes of two of these on one order are two studies (§1.3).
+SPLIT_REGIONS = frozenset({"cervical", "thoracic", "lumbar"})
+
+
+def resolve_studies(order: dict[str, Any], criteria: Criteria) -> tuple[OrderedProcedure, ...]:
+    """Every study an order carries: one, or one per region when it carries codes of several (§1.3, §7)."""
+    codings = _order_codings(order)
+    present = {(str(c["system"]), normalise_code(str(c["system"]), str(c["code"]))) for c in codings}
+    if any(
+        all(any((s, c) in present for c in g) for s, g in combo.all_of) for combo in criteria.combinations
+    ):
+        return (resolve_procedure(order, criteria),)
+    by_region: dict[str, list[dict[str, Any]]] = {}
+    for coding in codings:
+        key = (str(coding["system"]), normalise_code(str(coding["system"]), str(coding["code"])))
+        entry = criteria.codes.get(key)
+        if entry is None:
+            continue
+        regions = {criteria.procedures[p].region for p in entry.procedures}
+        if len(regions) != 1 or not regions <= SPLIT_REGIONS:
+            return (resolve_procedure(order, criteria),)
+        by_region.setdefault(regions.pop(), []).append(coding)
+    if len(by_region) < 2:
+        return (resolve_procedure(order, criteria),)
+    studies = [
+        resolve_procedure({**order, "code": {"coding": part}}, criteria) for part in by_region.values()
+    ]
+    names = tuple(
+        " or ".join(criteria.procedures[p].display for p in s.candidates) for s in studies if s.candidates
+    )
+    return tuple(
+        OrderedProcedure(
+            s.candidates,
+            s.flags,
+            s.identified_by,
+            f"{s.detail}; the order carries {len(studies)} studies of different regions, each assessed",
+            s.codes,
+            names,
+        )
+        for s in studies
+    )
 
 
 def resolve_procedure(order: dict[str, Any], criteria: Criteria) -> OrderedProcedure:
@@ -58,6 +102,9 @@ def resolve_procedure(order: dict[str, Any], criteria: Criteria) -> OrderedProce
         detail = f"identified by code {', '.join(matched)}"
         if not common:
             detail += " (the codes disagree; every candidate is rated)"
+        refined = _region_from_text(order, criteria, ordered)
+        if refined:
+            ordered, detail = refined, detail + "; region from the order text"
         return OrderedProcedure(ordered, frozenset(flags), "code", detail, codes)
 
     from_text = _from_text(order, criteria)
@@ -69,6 +116,29 @@ def resolve_procedure(order: dict[str, Any], criteria: Criteria) -> OrderedProce
         else ("the order's code is not a spine imaging procedure we know")
     )
     return OrderedProcedure((), frozenset(), "none", reason, codes)
+
+
+#: Regions a code may leave open (a SPECT code names no body part): the order text may narrow them.
+OPEN_REGIONS = frozenset({"whole-body", "spine-unspecified"})
+
+
+def _region_from_text(
+    order: dict[str, Any], criteria: Criteria, candidates: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    """Same-modality studies of the region the order text names, when the code names no region."""
+    procs = [criteria.procedures[p] for p in candidates]
+    if not procs or any(p.region not in OPEN_REGIONS for p in procs):
+        return None
+    from_text = _from_text(order, criteria)
+    if from_text is None:
+        return None
+    modalities = {p.modality for p in procs}
+    narrowed = tuple(
+        p
+        for p in from_text[0]
+        if criteria.procedures[p].modality in modalities and criteria.procedures[p].region not in OPEN_REGIONS
+    )
+    return narrowed or None
 
 
 def _first(text: str, patterns: dict[str, tuple[str, ...]]) -> str | None:

@@ -9,7 +9,7 @@ Standard library and :mod:`app.criteria.model` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -301,6 +301,14 @@ def read_device(res: dict[str, Any]) -> dict[str, Any] | None:
     return res
 
 
+def read_observation(res: dict[str, Any]) -> dict[str, Any] | None:
+    """An Observation with a code (None when entered in error or cancelled)."""
+    if res.get("status") in ("entered-in-error", "cancelled"):
+        return None
+    codings_of(res.get("code"))  # shape check
+    return res
+
+
 def read_all(
     items: Iterable[Any], reader: Callable[[dict[str, Any]], T | None], issues: list[str]
 ) -> list[T]:
@@ -373,6 +381,8 @@ class RecordIndex:
     episode: Episode
     issues: tuple[str, ...]  # entries skipped while reading
     referrals: tuple[TaggedInterval, ...] = ()  # the patient's other ServiceRequests in a value set (§2.4)
+    observations: tuple[dict[str, Any], ...] = ()  # every Observation (pregnancy status, §5.4)
+    raw: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)  # by type: bodySite, results
 
     @property
     def age(self) -> int | None:
@@ -556,6 +566,11 @@ def read_record(
         episode=_episode(tagged_conditions, criteria, evaluation),
         issues=tuple(issues),
         referrals=tuple(referrals),
+        observations=tuple(read_all(resources.get("Observation", []), read_observation, issues)),
+        raw={
+            t: tuple(r for r in resources.get(t, []) if isinstance(r, dict))
+            for t in ("Procedure", "DiagnosticReport", "Observation")
+        },
     )
 
 

@@ -365,15 +365,20 @@ def format_text(results: list[Result]) -> str:
                 + (f", variant {r.variant.number}: {r.variant.text}" if r.variant else "")
             )
         lines.append(f"  {r.explanation}")
+        for entry in r.safety:
+            ev = f" [{', '.join(entry.evidence)}]" if entry.evidence else ""
+            lines.append(f"  ! safety ({entry.check}, {entry.indicator}): {entry.text}{ev}")
         for reason in r.reasons:
             ev = f" [{', '.join(reason.evidence)}]" if reason.evidence else ""
             lines.append(f"  - {reason.text}{ev}")
+        for assumption in r.assumptions:
+            lines.append(f"  * assumption ({assumption.setting}): {assumption.text}")
         for m in r.missing:
-            opts = "; ".join(f"{o.value} → {o.outcome}" for o in m.options)
-            lines.append(f"  ? {m.text}: {opts}")
+            lines.append(f"  ? {m.question or m.text}")
+            lines.extend(f"      {o.value} → {o.outcome}" for o in m.options)
         for alt in r.alternatives[:3]:
             lines.append(f"  → {alt.procedure.display}: {alt.category} (RRL {alt.rrl or '—'})")
         for issue in r.data_issues:
-            lines.append(f"  ! {issue}")
+            lines.append(f"  data issue: {issue}")
         lines.append(f"  criteria {r.criteria_version}; consultation {r.consultation_id}")
     return "\n".join(lines)

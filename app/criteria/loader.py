@@ -174,6 +174,13 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
     for i, rule in enumerate(raw["routing"]["rules"]):
         if rule["topic"] is not None and rule["topic"] not in topic_ids:
             yield f"{rfile}:$.rules[{i}].topic: unknown topic {rule['topic']!r}"
+        named = [(f"ratedUnder[{k}]", t) for k, t in enumerate(rule.get("ratedUnder", []))]
+        named += [("concordant", rule["concordant"])] if rule.get("concordant") else []
+        for where, target in named:
+            if target["topic"] not in topic_ids:
+                yield f"{rfile}:$.rules[{i}].{where}.topic: unknown topic {target['topic']!r}"
+            if target["region"] not in settings["regionCoverage"]:
+                yield f"{rfile}:$.rules[{i}].{where}.region: unknown region {target['region']!r}"
         for fact, where in _facts_in(rule["when"], f"$.rules[{i}].when"):
             if fact not in known_facts:
                 yield f"{rfile}:{where}: unknown fact {fact!r}"

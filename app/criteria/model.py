@@ -99,6 +99,7 @@ class Row:
     rrl_adult: str | None
     rrl_pediatric: str | None
     source: str
+    provenance: str | None = None  # the cell's provenance tag ("P", "secondary-uncertain" …)
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Row:
@@ -110,6 +111,7 @@ class Row:
             rrl_adult=doc["rrl"]["adult"],
             rrl_pediatric=doc["rrl"]["pediatric"],
             source=doc["source"],
+            provenance=doc.get("provenance"),
         )
 
 
@@ -209,15 +211,33 @@ class ValueSet:
 
 
 @dataclass(frozen=True)
+class RegionTopic:
+    """A topic and the study region it rates (a combined study is rated by its part of that region)."""
+
+    topic: str
+    region: str
+
+
+@dataclass(frozen=True)
 class RoutingRule:
     id: str
     when: Expr
     topic: str | None
     text: str
+    also: tuple[RegionTopic, ...] = ()  # combined study: rated under each, the lower category (§3 step 5)
+    concordant: RegionTopic | None = None  # region mismatch: the study that would cover the indication
 
     @classmethod
     def from_doc(cls, doc: Doc) -> RoutingRule:
-        return cls(id=doc["id"], when=doc["when"], topic=doc["topic"], text=doc["text"])
+        concordant = doc.get("concordant")
+        return cls(
+            id=doc["id"],
+            when=doc["when"],
+            topic=doc["topic"],
+            text=doc["text"],
+            also=tuple(RegionTopic(t["topic"], t["region"]) for t in doc.get("ratedUnder", ())),
+            concordant=RegionTopic(concordant["topic"], concordant["region"]) if concordant else None,
+        )
 
 
 @dataclass(frozen=True)

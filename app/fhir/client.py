@@ -47,7 +47,7 @@ from app.fhir.http import (
     with_query,
 )
 
-log = logging.getLogger("spine_auc.fhir_client")
+log = logging.getLogger("spine_auc.fhir.client")
 
 FHIR_JSON = "application/fhir+json"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

@@ -141,6 +141,34 @@ def output_parameters(result: Result, params_id: str) -> dict[str, Any]:
         parts = [_param(key, "valueString", str(value)) for key, value in fields if value]
         if parts:
             params.append({"name": "modifier", "part": parts})
+    for entry in result.safety:
+        parts = [
+            _param("check", "valueCode", entry.check),
+            _param("status", "valueCode", entry.status),
+            _param("indicator", "valueCode", str(entry.indicator)),
+            _param("text", "valueString", entry.text),
+        ]
+        parts += [_param("evidence", "valueReference", {"reference": ref}) for ref in entry.evidence if ref]
+        params.append({"name": "safety", "part": parts})
+    for assumption in result.assumptions:
+        parts = [
+            _param("fact", "valueString", assumption.fact),
+            _param("value", "valueBoolean", assumption.value),
+            _param("text", "valueString", assumption.text),
+            _param("setting", "valueString", assumption.setting),
+        ]
+        params.append({"name": "assumption", "part": parts})
+    for missing in result.missing:
+        if missing.question:
+            params.append(
+                {
+                    "name": "question",
+                    "part": [
+                        _param("fact", "valueString", missing.fact),
+                        _param("text", "valueString", missing.question),
+                    ],
+                }
+            )
     for reason in result.reasons:
         if reason.fact:
             parts = [_param("fact", "valueString", reason.fact)]
@@ -181,7 +209,11 @@ def data_requirements(result: Result) -> list[dict[str, Any]]:
 
 def _evidence(result: Result) -> list[dict[str, Any]]:
     seen: list[str] = []
-    for evidence in [*(r.evidence for r in result.reasons), *(m.evidence for m in result.modifiers)]:
+    for evidence in [
+        *(r.evidence for r in result.reasons),
+        *(m.evidence for m in result.modifiers),
+        *(s.evidence for s in result.safety),
+    ]:
         for ref in evidence:
             if ref and ref not in seen:
                 seen.append(ref)
@@ -191,8 +223,10 @@ def _evidence(result: Result) -> list[dict[str, Any]]:
 def _notes(result: Result) -> list[dict[str, Any]]:
     """The explanation first, then what modifiers and missing facts say (the reasons are parameters)."""
     texts = [result.explanation] if result.explanation.strip() else []
+    texts += [f"{s.indicator}: {s.text}" for s in result.safety if s.text.strip()]
     texts += [m.text for m in result.modifiers if m.text.strip()]
-    texts += [m.text for m in result.missing if m.text.strip()]
+    texts += [a.text for a in result.assumptions if a.text.strip()]
+    texts += [m.question or m.text for m in result.missing if (m.question or m.text).strip()]
     return [{"text": text} for text in texts]
 
 

@@ -44,7 +44,7 @@ from app.fhir.errors import (
     FhirUnavailable,
 )
 
-log = logging.getLogger("spine_auc.fhir_client")
+log = logging.getLogger("spine_auc.fhir.http")
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 64 * 1024

@@ -19,7 +19,7 @@ from app.fhir.client import FhirClient
 from app.fhir.errors import FhirError, FhirLimitReached, FhirNotFound
 from app.metrics import FHIR_FETCH_ERRORS, FHIR_FETCH_LATENCY, timed
 
-log = logging.getLogger("spine_auc.fhir_record")
+log = logging.getLogger("spine_auc.fhir.record")
 
 __all__ = ["RECORD_TYPES", "FetchedRecord", "fetch_record", "from_fetched"]
 

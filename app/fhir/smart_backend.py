@@ -21,7 +21,7 @@ import jwt
 from app.fhir.errors import FhirAuthError, FhirInvalidResponse
 from app.fhir.http import post_form
 
-log = logging.getLogger("spine_auc.smart_backend")
+log = logging.getLogger("spine_auc.fhir.smart_backend")
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME_SECONDS = 300  # SMART: exp no more than five minutes in the future

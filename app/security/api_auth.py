@@ -43,7 +43,7 @@ from app.security.cds_auth import (
 from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 from app.security.key_fit import key_misfit
 
-log = logging.getLogger("spine_auc.api_auth")
+log = logging.getLogger("spine_auc.security.api_auth")
 
 SCOPE_EVALUATE = "system/spine-auc.appropriateness"
 SCOPE_CONSULTATIONS_READ = "system/spine-auc.consultations.read"

@@ -26,7 +26,7 @@ from app.errors import InvalidInput, Unauthorized
 from app.security.jwks import Fetcher, JwksCache, JwksError, SigningKey
 from app.security.key_fit import key_misfit
 
-log = logging.getLogger("spine_auc.auth")
+log = logging.getLogger("spine_auc.security.cds_auth")
 
 DEFAULT_ALGORITHMS = ("ES384", "RS384")
 ALLOWED_EXTRA_ALGORITHMS = frozenset({"ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512"})

@@ -26,7 +26,7 @@ import jwt
 from app.fhir.errors import FhirError, FhirInvalidResponse
 from app.fhir.http import get_json
 
-log = logging.getLogger("spine_auc.jwks")
+log = logging.getLogger("spine_auc.security.jwks")
 
 Fetcher = Callable[[str], dict[str, Any]]
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+import weakref
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,15 +163,28 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+# Pooled connections must not cross a fork (gunicorn --preload): children start with a fresh pool.
+# One fork hook for all stores, holding their engines weakly (a hook per store would keep every engine
+# alive for the life of the process: fork hooks cannot be unregistered).
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _fresh_pools_after_fork() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_pools_after_fork)
+
+
 class ConsultationStore:
     """All reads and writes of the audit store."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.schema_version = s.upgrade(engine)
-        # Pooled connections must not cross a fork (gunicorn --preload): children start with a fresh pool.
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+        _ENGINES.add(engine)
 
     @classmethod
     def from_url(cls, url: str) -> ConsultationStore:
@@ -178,7 +192,11 @@ class ConsultationStore:
         try:
             return cls(engine)
         except SQLAlchemyError as exc:
+            engine.dispose()
             raise StoreError(f"audit store unavailable: {type(exc).__name__}") from exc
+        except BaseException:
+            engine.dispose()  # a store that refuses to open (e.g. newer schema) leaves no connection open
+            raise
 
     @property
     def dialect(self) -> str:

@@ -19,7 +19,7 @@ from flask import current_app, g, request
 from app.errors import Unauthorized
 from app.security.api_auth import ApiAuthenticator, ApiClient
 
-log = logging.getLogger("spine_auc.access")
+log = logging.getLogger("spine_auc.web.access")
 
 View = TypeVar("View", bound=Callable[..., Any])
 QUERY_TOKEN_PARAMETERS = ("access_token", "token", "id_token")

@@ -22,8 +22,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.clinical.assessment import PatientRecord, assess_order, record_from_resources
-from app.clinical.not_rated import with_data_issues
+from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
+from app.clinical.not_rated import not_rated, with_data_issues
 from app.clinical.result import Result
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType
 from app.fhir.client import FhirClient, client_for
@@ -37,16 +37,16 @@ from app.security.api_auth import SCOPE_EVALUATE
 from app.web.access import api_client, require_scope
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
 from app.web.limits import (
+    TIME_BUDGET_REACHED,
     EvaluationBudget,
     check_order_count,
     clip_input,
     input_limits,
     max_medication_reads,
-    within_budget,
 )
 from app.web.openapi import build_openapi
 
-log = logging.getLogger("spine_auc.api")
+log = logging.getLogger("spine_auc.web.api")
 
 bp = Blueprint("api", __name__)
 
@@ -73,8 +73,8 @@ class UnprocessableInput(InvalidInput):
 
 
 @dataclass
-class Evaluation:
-    """Results (one per order, in input order), each order's subject, and timings in milliseconds."""
+class Assessed:
+    """One request's orders, assessed: results (one per order, in input order), subjects, timings in ms."""
 
     results: list[Result]
     subjects: list[str | None]
@@ -169,29 +169,27 @@ def _check_input_shape(resource: Any) -> dict[str, Any]:
     return resource
 
 
-def _assess_all(
-    orders: list[dict[str, Any]], record: PatientRecord, budget: EvaluationBudget
-) -> list[Result]:
-    criteria = current_app.extensions["spine_auc.criteria"]
-    return within_budget(
-        orders, lambda order: order, lambda order: assess_order(order, record, criteria), criteria, budget
-    )
-
-
-def evaluate_input(resource: Any) -> Evaluation:
-    """Split, validate, gather patient data (inline or fetched) and evaluate every order.
+def assess_input(resource: Any) -> Assessed:
+    """Split, validate, gather patient data (inline or fetched) and assess every order.
 
     Over-long codes and texts are cut first (data issues on every result); more orders than
     ``MAX_ORDERS_PER_CALL`` is a 422; orders the evaluation budget does not reach are "not rated".
     """
     resource = _check_input_shape(resource)
     notes = clip_input(resource)
-    evaluation = _evaluate(resource)
-    evaluation.results = [with_data_issues(result, notes) for result in evaluation.results]
-    return evaluation
+    assessed = _assess(resource)
+    assessed.results = [with_data_issues(result, notes) for result in assessed.results]
+    return assessed
 
 
-def _evaluate(resource: dict[str, Any]) -> Evaluation:
+def _assess_one(order: dict[str, Any], record: PatientRecord, budget: EvaluationBudget) -> list[Result]:
+    criteria = current_app.extensions["spine_auc.criteria"]
+    if budget.spent():
+        return [not_rated(order, criteria, TIME_BUDGET_REACHED)]
+    return assess_orders([order], record, criteria)
+
+
+def _assess(resource: dict[str, Any]) -> Assessed:
     orders, others = split_input(resource)  # at least one order, or InvalidInput
     check_order_count(len(orders), "ServiceRequest")
     budget = EvaluationBudget()
@@ -206,41 +204,49 @@ def _evaluate(resource: dict[str, Any]) -> Evaluation:
                 )
     timings: dict[str, float] = {}
     if others:
-        # Patient data supplied inline: evaluated as is, nothing is fetched. Each order must be a valid R4
+        # Patient data supplied inline: assessed as is, nothing is fetched. Each order must be a valid R4
         # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
-        results = _assess_all(checked_orders(orders), record_from_resources(others), budget)
+        record = record_from_resources(others)
+        per_order = [_assess_one(order, record, budget) for order in checked_orders(orders)]
         timings["eval"] = (time.perf_counter() - started) * 1000
-        return Evaluation(results=list(results), subjects=subjects, timings=timings)
+        return _per_study(per_order, subjects, timings)
 
     checked_orders(orders)  # before any network call
     base_url = _fhir_base_url()
     groups: dict[str, list[int]] = {}
     for index, subject in enumerate(subjects):
         groups.setdefault(str(subject), []).append(index)
-    results_by_index: dict[int, Result] = {}
+    results_by_index: dict[int, list[Result]] = {}
     timings["fhirFetch"] = 0.0
     timings["eval"] = 0.0
     for reference, indexes in groups.items():
         record, fetch_ms = _fetch_record(base_url, reference)
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
-        group_results = _assess_all([orders[i] for i in indexes], record, budget)
+        for i in indexes:
+            results_by_index[i] = _assess_one(orders[i], record, budget)
         timings["eval"] += (time.perf_counter() - started) * 1000
-        for i, result in zip(indexes, group_results, strict=True):
-            results_by_index[i] = result
-    results = [results_by_index[i] for i in range(len(orders))]
-    return Evaluation(results=results, subjects=subjects, timings=timings)
+    return _per_study([results_by_index[i] for i in range(len(orders))], subjects, timings)
 
 
-def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
+def _per_study(
+    per_order: list[list[Result]], subjects: list[str | None], timings: dict[str, float]
+) -> Assessed:
+    """One result per study (an order of two regions gives two, §1.3), each with its order's subject."""
+    results = [result for results in per_order for result in results]
+    by_result = [subject for results, subject in zip(per_order, subjects, strict=True) for _ in results]
+    return Assessed(results=results, subjects=by_result, timings=timings)
+
+
+def _record(assessed: Assessed, *, request_id: str, started: float) -> None:
     """Write the consultations to the audit store (if configured) before answering."""
     store = current_app.extensions.get("spine_auc.store")
     if store is None:
         return
     latency_ms = (time.perf_counter() - started) * 1000
     by_patient: dict[str | None, list[Result]] = {}
-    for result, subject in zip(evaluation.results, evaluation.subjects, strict=True):
+    for result, subject in zip(assessed.results, assessed.subjects, strict=True):
         by_patient.setdefault(subject, []).append(result)
     client = api_client()
     try:
@@ -259,17 +265,17 @@ def _record(evaluation: Evaluation, *, request_id: str, started: float) -> None:
         raise ServiceUnavailable("the consultation could not be recorded; try again later") from None
 
 
-def _server_timing(evaluation: Evaluation) -> str:
-    return ", ".join(f"{name};dur={value:.1f}" for name, value in evaluation.timings.items())
+def _server_timing(assessed: Assessed) -> str:
+    return ", ".join(f"{name};dur={value:.1f}" for name, value in assessed.timings.items())
 
 
 def _max_body() -> int:
     return int(current_app.config.get("MAX_BODY_BYTES", 5 * 1024 * 1024))
 
 
-def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
+def _guidance(assessed: Assessed, request_id: str) -> dict[str, Any]:
     responses = []
-    for index, (result, subject) in enumerate(zip(evaluation.results, evaluation.subjects, strict=True), 1):
+    for index, (result, subject) in enumerate(zip(assessed.results, assessed.subjects, strict=True), 1):
         response = to_guidance_response(result, index=index, request_id=request_id, subject=subject)
         try:
             validate_guidance_response(response)
@@ -281,7 +287,7 @@ def _guidance(evaluation: Evaluation, request_id: str) -> dict[str, Any]:
 
 
 def _answer(
-    evaluation: Evaluation,
+    assessed: Assessed,
     body: dict[str, Any],
     *,
     request_id: str,
@@ -289,20 +295,20 @@ def _answer(
     mimetype: str | None = None,
 ) -> Response:
     """The one route ending: audit the consultations, then answer ``body`` with our headers."""
-    _record(evaluation, request_id=request_id, started=started)
-    count_outcomes(evaluation.results)
+    _record(assessed, request_id=request_id, started=started)
+    count_outcomes(assessed.results)
     response = jsonify(body)
     if mimetype:
         response.mimetype = mimetype
     response.headers["X-Request-ID"] = request_id
-    response.headers["Server-Timing"] = _server_timing(evaluation)
+    response.headers["Server-Timing"] = _server_timing(assessed)
     return response
 
 
-def _answer_guidance(evaluation: Evaluation, *, request_id: str, started: float) -> Response:
+def _answer_guidance(assessed: Assessed, *, request_id: str, started: float) -> Response:
     """The FHIR operations' ending: a Bundle of GuidanceResponses (validated before anything is recorded)."""
-    bundle = _guidance(evaluation, request_id)
-    return _answer(evaluation, bundle, request_id=request_id, started=started, mimetype=FHIR_JSON)
+    bundle = _guidance(assessed, request_id)
+    return _answer(assessed, bundle, request_id=request_id, started=started, mimetype=FHIR_JSON)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -314,15 +320,15 @@ def _answer_guidance(evaluation: Evaluation, *, request_id: str, started: float)
 def appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
-    evaluation = evaluate_input(read_json_body(request, _max_body()))
-    _check_questionnaires(evaluation)
-    results = [result.to_json() for result in evaluation.results]
-    return _answer(evaluation, {"results": results}, request_id=request_id, started=started)
+    assessed = assess_input(read_json_body(request, _max_body()))
+    _check_questionnaires(assessed)
+    results = [result.to_json() for result in assessed.results]
+    return _answer(assessed, {"results": results}, request_id=request_id, started=started)
 
 
-def _check_questionnaires(evaluation: Evaluation) -> None:
+def _check_questionnaires(assessed: Assessed) -> None:
     """Every generated Questionnaire is valid R4 before it is sent (the GuidanceResponse checks its own)."""
-    for result in evaluation.results:
+    for result in assessed.results:
         if result.questionnaire is None:
             continue
         try:
@@ -357,8 +363,8 @@ def _operation_input(body: Any) -> Any:
 def fhir_appropriateness() -> Response:
     started = time.perf_counter()
     request_id = _request_id()
-    evaluation = evaluate_input(_operation_input(read_json_body(request, _max_body())))
-    return _answer_guidance(evaluation, request_id=request_id, started=started)
+    assessed = assess_input(_operation_input(read_json_body(request, _max_body())))
+    return _answer_guidance(assessed, request_id=request_id, started=started)
 
 
 def _check_instance_body() -> None:
@@ -395,7 +401,7 @@ def fhir_instance_appropriateness(order_id: str) -> Response:
     except FhirError as err:
         raise service_error(err, f"reading ServiceRequest/{order_id}") from None
     # ``read`` guarantees a ServiceRequest (anything else is a FhirInvalidResponse, mapped above).
-    return _answer_guidance(evaluate_input(order), request_id=request_id, started=started)
+    return _answer_guidance(assess_input(order), request_id=request_id, started=started)
 
 
 @bp.get("/openapi.json")

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from app.errors import Forbidden, SpineAucError, Unauthorized, operation_outcome
 from app.metrics import count_token_refusal
 
-log = logging.getLogger("spine_auc.errors")
+log = logging.getLogger("spine_auc.web.handlers")
 
 _CHALLENGE_ERROR = re.compile(r'error="([a-z_]{1,40})"')
 

@@ -18,6 +18,16 @@ from app.clinical.vocabulary import Category, Indicator, PamaRating, Status
 _REF = "#/components/schemas/"
 FHIR_JSON = "application/fhir+json"
 
+#: The ACR topics a result may name (criteria/manifest.json; tests/unit/web/test_topics_listed.py keeps them equal).
+TOPIC_IDS = (
+    "acr-low-back-pain",
+    "acr-thoracic-back-pain",
+    "acr-myelopathy",
+    "acr-suspected-spine-trauma",
+    "acr-back-pain-child",
+    "acr-suspected-spine-trauma-child",
+)
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
@@ -251,7 +261,7 @@ SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["id"],
                     "properties": {
-                        "id": {"type": "string"},
+                        "id": {"type": "string", "description": "the ACR topic", "examples": list(TOPIC_IDS)},
                         "title": {"type": "string"},
                         "version": {"type": "string"},
                     },
@@ -604,6 +614,7 @@ def build_openapi() -> dict[str, Any]:
             "title": "spine-auc",
             "version": __version__,
             "summary": "Imaging appropriateness (ACR criteria) for spine imaging orders",
+            "description": "Topics: " + ", ".join(TOPIC_IDS) + ".",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",

@@ -227,12 +227,14 @@ def test_every_fixture_patient_and_order_gives_valid_guidance_responses(client: 
     order_names = sorted(p.stem for p in ORDERS.glob("*.json"))
     data_required = 0
     checked = 0
+    studies = 0  # an order carrying codes of two regions is two studies, two results (clinical-rules §1.3)
     for patient in _all_patients():
         orders = [load_order(name, patient, f"sr-{i}") for i, name in enumerate(order_names)]
         body = inline_bundle(patient, orders)
         response = post_json(client, "/fhir/ServiceRequest/$appropriateness", body, FHIR_JSON)
         assert response.status_code == 200, (patient, response.get_data(as_text=True)[:500])
         rest = post_json(client, "/api/v1/appropriateness", body).get_json()["results"]
+        studies += len(rest)
         for entry, result in zip(response.get_json()["entry"], rest, strict=True):
             gr = entry["resource"]
             validate_guidance_response(gr)
@@ -247,5 +249,5 @@ def test_every_fixture_patient_and_order_gives_valid_guidance_responses(client: 
             else:
                 assert gr["status"] == "success"
                 assert "dataRequirement" not in gr
-    assert checked == len(_all_patients()) * len(order_names)
+    assert checked == studies >= len(_all_patients()) * len(order_names)
     assert data_required > 0, "the fixtures should include at least one insufficient-data case"

@@ -65,6 +65,8 @@ def test_prefetch_templates_use_only_cds_hooks_2_tokens(client: FlaskClient) -> 
             "MedicationRequest",
             "Procedure",
             "Device",
+            "DiagnosticReport",
+            "Observation",
         }
         for template in prefetch.values():
             tokens = TOKEN_RE.findall(template)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import CPT, condition, med, order, patient
 
@@ -95,19 +96,40 @@ EXAMPLES = {
     "lbp-v7-cancer-xr": ("rated", "may-be-appropriate-disagreement"),
     "lbp-unknown-onset-insufficient": ("insufficient-data", None),
     "m1-mr-unsafe-mri": ("rated", "usually-not-appropriate"),
+    "mr-unsafe-pacemaker-ct": ("rated", "may-be-appropriate"),
+    "short-nsaid-course-mri": ("rated", "usually-not-appropriate"),
+    "fever-ivdu-mri": ("insufficient-data", None),
+    "tbp-region-mismatch-lumbar-mri": ("no-criteria", None),  # thoracic symptoms, lumbar MRI (§3 step 5)
 }
 
 
-def test_readme_examples_evaluate_as_documented():
+#: Examples whose documented answer is not implemented yet (strict xfails, with the reason).
+PENDING_EXAMPLES: dict[str, str] = {}
+
+
+def test_the_examples_folder_is_what_the_readme_documents():
     from conftest import REPO
 
-    examples = REPO / "fhir_fixtures" / "examples"
-    assert {p.stem for p in examples.glob("*.json")} == set(EXAMPLES)
-    for name, (status, category) in EXAMPLES.items():
-        result = CliRunner().invoke(main, ["evaluate", str(examples / f"{name}.json")])
-        assert result.exit_code == 0, (name, result.output)
-        r = json.loads(result.output)["results"][0]
-        assert (r["status"], r["category"]) == (status, category), name
+    assert {p.stem for p in (REPO / "fhir_fixtures" / "examples").glob("*.json")} == set(EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=PENDING_EXAMPLES[n]))
+        if n in PENDING_EXAMPLES
+        else n
+        for n in EXAMPLES
+    ],
+)
+def test_readme_examples_evaluate_as_documented(name: str) -> None:
+    from conftest import REPO
+
+    status, category = EXAMPLES[name]
+    result = CliRunner().invoke(main, ["evaluate", str(REPO / "fhir_fixtures" / "examples" / f"{name}.json")])
+    assert result.exit_code == 0, (name, result.output)
+    r = json.loads(result.output)["results"][0]
+    assert (r["status"], r["category"]) == (status, category), name
 
 
 def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
@@ -150,6 +172,7 @@ def test_store_purge_applies_the_retention_period(tmp_path, monkeypatch):
     assert "purged 1 consultation(s)" in out.output
     assert db.get_consultation(results[0].consultation_id) is None
     assert db.get_consultation(results[1].consultation_id) is not None
+    db.close()
 
 
 def test_evaluate_takes_the_clinicians_answers_from_a_questionnaire_response(tmp_path: Path) -> None:

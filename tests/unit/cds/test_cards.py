@@ -14,7 +14,7 @@ from app.cds.cards import (
     card_for,
     system_action,
 )
-from app.clinical.result import AppliedModifier
+from app.clinical.result import AppliedModifier, SafetyEntry, StatedAssumption
 from app.clinical.vocabulary import Category, Indicator, PamaRating, Status
 from tests.results import CPT, contraindicated, insufficient, no_criteria, rated
 
@@ -47,7 +47,7 @@ def test_mr_unsafe_implant_gives_a_critical_card_that_says_why() -> None:
     assert c["summary"] == (
         "MRI lumbar spine without IV contrast: contraindicated (MR-unsafe implant) — usually not appropriate (2/9)"
     )
-    assert "**Safety and modifiers**" in c["detail"]
+    assert "**Modifiers**" in c["detail"]
     assert "- MR-unsafe implant: Contraindicated: MR-unsafe implant." in c["detail"]
     assert "evidence: Device/pacemaker" in c["detail"]
     assert c["overrideReasons"] and c["source"]["topic"]["code"] == "acr-low-back-pain"
@@ -157,3 +157,33 @@ def test_long_study_names_keep_the_summary_under_the_limit() -> None:
     long = rated(procedure=replace(rated().procedure, display="MRI " * 60))  # type: ignore[type-var]
     summary = card(long)["summary"]
     assert len(summary) <= SUMMARY_LIMIT and summary.endswith(": usually appropriate (8/9)")
+
+
+def test_a_critical_safety_entry_makes_a_critical_card_whatever_the_status() -> None:
+    entry = SafetyEntry(
+        "mr-safety",
+        "unsafe",
+        Indicator.CRITICAL,
+        "contraindicated: MR-unsafe implant (pacemaker)",
+        ("Device/p",),
+    )
+    c = card(replace(insufficient(), safety=(entry,)))
+    assert c["indicator"] == "critical"
+    assert c["summary"].endswith(": contraindicated (MR-unsafe implant)")
+    assert (
+        "**Safety**\n- CRITICAL: contraindicated: MR-unsafe implant (pacemaker) — evidence: Device/p"
+        in c["detail"]
+    )
+
+
+def test_a_warning_safety_entry_makes_a_warning_card_and_sections_start_on_their_own_line() -> None:
+    entry = SafetyEntry(
+        "pregnancy", "pregnant", Indicator.WARNING, "pregnant: ionizing radiation", ("Condition/c",)
+    )
+    assumption = StatedAssumption(
+        "intervention_candidate", True, "assumes a candidate", "assume_intervention_candidate"
+    )
+    c = card(replace(rated(), safety=(entry,), assumptions=(assumption,)))
+    assert c["indicator"] == "warning"
+    assert "\n\nMatched variants: 3" in c["detail"]
+    assert "**Assumptions**\n- assumes a candidate (setting assume\\_intervention\\_candidate)" in c["detail"]

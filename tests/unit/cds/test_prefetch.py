@@ -111,8 +111,8 @@ def test_a_resource_of_another_type_is_fetched() -> None:
 
 
 def test_keys_we_did_not_declare_are_ignored() -> None:
-    out = read_prefetch(full_prefetch(observations=searchset({"resourceType": "Observation", "id": "o1"})))
-    assert out.to_fetch == [] and all(r["resourceType"] != "Observation" for r in out.resources)
+    out = read_prefetch(full_prefetch(encounters=searchset({"resourceType": "Encounter", "id": "e1"})))
+    assert out.to_fetch == [] and all(r["resourceType"] != "Encounter" for r in out.resources)
 
 
 # -- the record built from it -------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from conftest import CPT, NCI, condition, med, order, patient
+from conftest import NCI, condition, med, patient
 
-from app.clinical.assessment import assess_order, record_from_resources
 from app.clinical.conclusion import assess
 from app.clinical.engine import MAX_READINGS, Exploration, NotApplicable, explore
 from app.clinical.facts import Fact, PatientFacts, UnknownGroup
@@ -163,32 +162,3 @@ UNSAFE_DEVICE = {
     "safety": [{"coding": [{"system": NCI, "code": "C106047"}]}],
 }
 CHRONIC = (patient(), condition("c", "M54.50", onset="2026-05-01"), med("m", "7258", start="2026-09-01"))
-
-
-def test_the_contraindication_and_its_alternative_are_read_from_the_criteria(criteria: Criteria) -> None:
-    """M1 is data: renamed and pointed at another modality, the engine follows modifiers.json."""
-    m1 = next(m for m in criteria.modifiers if m.id == "M1")
-    assert m1.alternative is not None
-    record = record_from_resources([*CHRONIC, UNSAFE_DEVICE])
-    as_declared = assess_order(order((CPT, "72148")), record, criteria)
-    assert as_declared.alternatives[0].recommended_by == "M1"
-    assert as_declared.alternatives[0].procedure.id == "ctm-lumbar"
-
-    renamed = replace(m1, id="MX", alternative={**m1.alternative, "modality": "CT"})
-    changed = replace(criteria, modifiers=tuple(renamed if m is m1 else m for m in criteria.modifiers))
-    result = assess_order(order((CPT, "72148")), record_from_resources([*CHRONIC, UNSAFE_DEVICE]), changed)
-    assert [m.id for m in result.modifiers] == ["MX"]
-    proposed = [a for a in result.alternatives if a.recommended_by == "MX"]
-    assert proposed and changed.procedures[proposed[0].procedure.id].modality == "CT"
-    assert not any(changed.procedures[a.procedure.id].modality in ("MR", "MRA") for a in result.alternatives)
-
-
-def test_without_a_declared_alternative_no_study_is_proposed_by_the_modifier(criteria: Criteria) -> None:
-    m1 = next(m for m in criteria.modifiers if m.id == "M1")
-    changed = replace(
-        criteria, modifiers=tuple(replace(m, alternative=None) if m is m1 else m for m in criteria.modifiers)
-    )
-    result = assess_order(order((CPT, "72148")), record_from_resources([*CHRONIC, UNSAFE_DEVICE]), changed)
-    assert [m.id for m in result.modifiers] == ["M1"]
-    assert all(a.recommended_by is None for a in result.alternatives)
-    assert not any(a.procedure.id.startswith("mri-") for a in result.alternatives)

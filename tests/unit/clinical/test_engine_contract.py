@@ -51,11 +51,12 @@ def test_rated_result_carries_contract_fields_and_evidence(criteria):
     assert reasons["lbp_red_flag"]["value"] is False
 
 
-def test_v1_gives_no_alternative_and_says_imaging_is_not_indicated(criteria):
+def test_v1_gives_no_alternative_and_says_what_would_change_the_answer(criteria):
     r = run(criteria, order((CPT, "72148")), patient(), condition("c", "M54.50", onset="2026-10-20"))
     assert (r["variant"]["number"], r["category"]) == (1, "usually-not-appropriate")
     assert r["alternatives"] == []
-    assert "imaging is not indicated" in r["explanation"]
+    assert "reconsider if symptoms persist after 6 weeks of conservative care" in r["explanation"]
+    assert "Red flags checked and not found:" in r["explanation"] and "is may be" not in r["explanation"]
 
 
 def test_alternatives_are_better_categories_best_first_then_lower_radiation(criteria):
@@ -103,12 +104,12 @@ def test_mr_unsafe_implant_contraindicates_mri_and_recommends_ct_myelography(cri
     }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
     assert r["category"] == "usually-not-appropriate" and r["scoreBasis"] == "category-midpoint"
-    m1 = next(m for m in r["modifiers"] if m["id"] == "M1")
-    assert m1["indicator"] == "critical" and m1["evidence"] == ["Device/dev1"]
+    entry = next(s for s in r["safety"] if s["check"] == "mr-safety")
+    assert entry["indicator"] == "critical" and entry["evidence"] == ["Device/dev1"] and r["modifiers"] == []
     alts = r["alternatives"]
     assert alts[0]["procedure"]["id"] == "ctm-lumbar"
     assert alts[0]["category"] == "usually-appropriate"  # the category V3 gives MRI without contrast
-    assert alts[0]["recommendedBy"] == "M1"
+    assert alts[0]["recommendedBy"] == "mr-safety"
     assert not any(a["procedure"]["id"].startswith("mri-") for a in alts)
 
 
@@ -120,18 +121,19 @@ def test_mr_conditional_device_warns_without_changing_the_rating(criteria):
     }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
     assert r["category"] == "usually-appropriate"
-    assert [(m["id"], m["indicator"]) for m in r["modifiers"]] == [("M1-conditional", "warning")]
+    assert [(s["status"], s["indicator"]) for s in r["safety"]] == [("conditional", "warning")]
 
 
-def test_unlabelled_device_makes_mri_safety_a_missing_fact(criteria):
+def test_unlabelled_device_warns_and_the_rating_stands(criteria):
     device = {
         "resourceType": "Device",
         "id": "dev3",
         "safety": [{"coding": [{"system": NCI, "code": "C113844"}]}],
     }
     r = run(criteria, order((CPT, "72148")), patient(), CHRONIC_LBP, NAPROXEN_8W, device)
-    assert r["status"] == "insufficient-data"
-    assert [m["fact"] for m in r["missing"]] == ["mr_unsafe_device"]
+    assert r["status"] == "rated" and r["category"] == "usually-appropriate" and r["missing"] == []
+    assert [(s["status"], s["indicator"]) for s in r["safety"]] == [("unknown", "warning")]
+    assert "confirm MR safety before scanning" in r["safety"][0]["text"]
 
 
 def test_ambiguous_snomed_code_is_rated_when_both_readings_agree(criteria):
@@ -213,8 +215,8 @@ def test_empty_record_means_no_conditions_not_unknown(criteria):
 
 
 def test_modifier_that_holds_only_under_some_readings_is_not_reported(criteria):
-    # Devices could not be fetched: MR safety unknown. V1 MRI is UNA with or without M1, so it is rated,
-    # but M1 (which would need an implant we do not know of) must not be reported.
+    # Devices could not be fetched: MR safety unknown. The rating stands and no modifier is claimed; the
+    # safety check warns that an implant cannot be excluded.
     r = run(
         criteria,
         order((CPT, "72148")),
@@ -224,7 +226,9 @@ def test_modifier_that_holds_only_under_some_readings_is_not_reported(criteria):
     )
     assert r["status"] == "rated" and r["category"] == "usually-not-appropriate"
     assert r["modifiers"] == []
-    assert any("Device" in u for u in r["unknownsThatDidNotMatter"])
+    assert [(s["check"], s["status"], s["indicator"]) for s in r["safety"]] == [
+        ("mr-safety", "unknown", "warning")
+    ]
 
 
 def test_everything_unobtainable_stays_bounded_and_is_not_rated(criteria):

@@ -438,24 +438,78 @@ def test_devices_mr_labels(criteria):
         assert found[fact].value is value, code
 
 
-def test_device_labelled_without_mr_information_leaves_mr_safety_unknown(criteria):
-    result = fact_rules.devices(index(criteria, device("d", "C113844")), criteria, EVAL)
-    assert facts(result)["mr_unsafe_device"].value is None
-    assert "Device/d" in result.groups[0].text
+def test_device_labelled_without_mr_information_is_of_unknown_mr_status(criteria):
+    result = facts(fact_rules.devices(index(criteria, device("d", "C113844")), criteria, EVAL))
+    assert result["mr_unknown_device"].value is True and result["mr_unknown_device"].evidence == ("Device/d",)
+    assert result["mr_unsafe_device"].value is False
 
 
-def test_device_without_any_label_is_reported_not_a_contraindication(criteria):
+def test_device_without_any_label_or_implant_type_is_reported_not_an_mr_risk(criteria):
     result = fact_rules.devices(index(criteria, device("d")), criteria, EVAL)
-    assert facts(result)["mr_unsafe_device"].value is False
-    assert result.issues == ("Device/d has no MR safety labelling; not treated as an MR contraindication",)
+    assert {f.name: f.value for f in result.facts} == dict.fromkeys(fact_rules.MR_STATUS_FACTS, False)
+    assert result.issues[0].startswith(
+        "Device/d has no MR safety labelling and is not a recognised active implant"
+    )
 
 
-def test_mr_unsafe_device_status_code_counts_unless_a_conditional_device_explains_it(criteria):
-    status = condition("c", "Z18.11")
-    alone = facts(fact_rules.devices(index(criteria, status), criteria, EVAL))
-    explained = facts(fact_rules.devices(index(criteria, status, device("d", "C106046")), criteria, EVAL))
-    assert alone["mr_unsafe_device"].value is True
-    assert explained["mr_unsafe_device"].value is False and explained["mr_conditional_device"].value is True
+def test_an_unlabelled_active_implant_by_type_is_of_unknown_mr_status(criteria):
+    coded = {**device("p"), "type": {"coding": [{"system": SNOMED, "code": "14106009"}]}}
+    named = {**device("s"), "type": {"text": "Spinal Cord Stimulator"}}
+    result = facts(fact_rules.devices(index(criteria, coded, named), criteria, EVAL))
+    assert result["mr_unknown_device"].value is True
+    assert set(result["mr_unknown_device"].evidence) == {"Device/p", "Device/s"}
+    assert "Spinal Cord Stimulator" in result["mr_unknown_device"].text
+
+
+def test_astm_safety_text_in_any_case_gives_the_status(criteria):
+    unsafe = {**device("u"), "safety": [{"text": "mr UNSAFE"}], "deviceName": [{"name": "Old stimulator"}]}
+    conditional = {**device("c"), "safety": [{"text": "MR Conditional"}]}
+    result = facts(fact_rules.devices(index(criteria, unsafe, conditional), criteria, EVAL))
+    assert result["mr_unsafe_device"].value is True and result["mr_unsafe_device"].reported_as == (
+        "mr_unsafe_device",
+        "Old stimulator",
+    )
+    assert result["mr_conditional_device"].value is True
+
+
+def test_one_implant_never_cancels_another(criteria):
+    found = facts(
+        fact_rules.devices(index(criteria, condition("c", "Z18.11"), device("d", "C106046")), criteria, EVAL)
+    )
+    assert found["mr_unsafe_device"].value is True and found["mr_conditional_device"].value is True
+
+
+def test_a_device_presence_condition_is_of_unknown_mr_status_and_an_inactive_device_is_ignored(criteria):
+    explanted = {**device("old", "C106047"), "status": "inactive"}
+    found = facts(fact_rules.devices(index(criteria, condition("c", "Z95.0"), explanted), criteria, EVAL))
+    assert found["mr_unknown_device"].value is True and found["mr_unknown_device"].evidence == (
+        "Condition/c",
+    )
+    assert found["mr_unsafe_device"].value is False
+
+
+def test_pregnancy_from_a_condition_or_a_recent_positive_observation(criteria):
+    def obs(oid: str, when: str, value: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3"}]},
+            "effectiveDateTime": when,
+            "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": value}]},
+        }
+
+    pregnant = facts(
+        fact_rules.pregnancy(index(criteria, obs("o", "2026-10-01", "77386006")), criteria, EVAL)
+    )
+    old = facts(fact_rules.pregnancy(index(criteria, obs("o", "2024-10-01", "77386006")), criteria, EVAL))
+    negative = facts(
+        fact_rules.pregnancy(index(criteria, obs("o", "2026-10-01", "60001007")), criteria, EVAL)
+    )
+    coded = facts(fact_rules.pregnancy(index(criteria, condition("c", "O09.90")), criteria, EVAL))
+    assert pregnant["pregnant"].value is True and pregnant["pregnant"].evidence == ("Observation/o",)
+    assert old["pregnant"].value is False and negative["pregnant"].value is False
+    assert coded["pregnant"].value is True
 
 
 # --- prior_radiograph

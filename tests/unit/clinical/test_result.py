@@ -13,8 +13,16 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app.clinical.assessment import assess_order, record_from_resources
-from app.clinical.result import CardLink, Result, format_text
-from app.clinical.vocabulary import Category, Status
+from app.clinical.result import (
+    CardLink,
+    MissingFact,
+    Option,
+    Result,
+    SafetyEntry,
+    StatedAssumption,
+    format_text,
+)
+from app.clinical.vocabulary import Category, Indicator, Status
 from app.criteria.model import CATEGORIES, Criteria
 from app.web.openapi import build_openapi
 from tests.results import contraindicated, insufficient, no_criteria, rated
@@ -167,5 +175,33 @@ def test_text_summary_reads_the_typed_result() -> None:
     )
     assert "  → CT myelography lumbar spine: usually-appropriate (RRL ☢☢☢)" in text
     assert (
-        "  ? How long the low back pain has lasted: acute → Low Back Pain V1: usually not appropriate" in text
+        "  ? How long the low back pain has lasted\n      acute → Low Back Pain V1: usually not appropriate"
+        in text
     )
+
+
+def test_text_summary_shows_safety_entries_questions_and_assumptions() -> None:
+    result = dataclasses.replace(
+        insufficient(),
+        safety=(
+            SafetyEntry(
+                "mr-safety",
+                "unsafe",
+                Indicator.CRITICAL,
+                "contraindicated: MR-unsafe implant (x)",
+                ("Device/d",),
+            ),
+        ),
+        assumptions=(
+            StatedAssumption(
+                "intervention_candidate", True, "assumes a candidate", "assume_intervention_candidate"
+            ),
+        ),
+        missing=(
+            MissingFact("duration", "Duration", (Option("acute", "V1"),), "How long has the pain lasted?"),
+        ),
+    )
+    text = format_text([result])
+    assert "  ! safety (mr-safety, critical): contraindicated: MR-unsafe implant (x) [Device/d]" in text
+    assert "  * assumption (assume_intervention_candidate): assumes a candidate" in text
+    assert "  ? How long has the pain lasted?\n      acute → V1" in text

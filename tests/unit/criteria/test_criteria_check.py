@@ -31,7 +31,7 @@ def edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
 def test_bundled_criteria_pass():
     result = CliRunner().invoke(main, ["criteria", "check"])
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output and "5 topics" in result.output
+    assert "OK" in result.output and "6 topics" in result.output
 
 
 def test_invalid_category_is_reported_with_file_and_json_path(copy):

@@ -174,7 +174,7 @@ def test_icd_includes_match_by_prefix_and_snomed_rxnorm_exact(valuesets: dict[st
             system = inc.get("system")
             if system in (ICD, ATC):
                 assert inc["match"] == "prefix", v["id"]
-            elif system in (SCT, RXN, CPT, NCI_OID, NCI_URL):
+            elif system in (SCT, RXN, CPT, NCI_OID, NCI_URL, LOINC):
                 assert inc["match"] == "exact", v["id"]
             else:
                 assert system is None and inc["match"] == "name", v["id"]
@@ -186,7 +186,7 @@ def test_system_uris_are_exactly_the_terminology_ones(
     proc_systems = {c["system"] for c in procedures["codes"]}
     assert proc_systems == {CPT, LOINC, SCT}
     vs_systems = {inc.get("system") for v in valuesets["valueSets"] for inc in v["include"]}
-    assert vs_systems == {ICD, SCT, RXN, ATC, CPT, NCI_OID, NCI_URL, None}
+    assert vs_systems == {ICD, SCT, RXN, ATC, CPT, NCI_OID, NCI_URL, LOINC, None}
 
 
 # --- cross references
@@ -237,7 +237,7 @@ def test_every_required_valueset_exists_once(valuesets: dict[str, Any]) -> None:
         (CPT, "72126", ["ct-cervical-w"]),
         (CPT, "72100", ["xr-lumbar"]),
         (CPT, "72020", ["xr-spine-unspecified"]),
-        (CPT, "78306", ["bone-scan-spect"]),
+        (CPT, "78306", ["bone-scan-wb"]),  # re-pointed for Thoracic Back Pain (#11); LBP rates it too
         (CPT, "78815", ["fdg-petct-wb"]),
         (LOINC, "24965-6", ["ctm-lumbar"]),
         (LOINC, "30596-1", ["ctm-thoracic"]),
@@ -245,7 +245,7 @@ def test_every_required_valueset_exists_once(valuesets: dict[str, Any]) -> None:
         (LOINC, "30679-5", ["mri-lumbar-wo"]),
         (LOINC, "83310-3", ["ct-tl-wo"]),
         (LOINC, "24968-0", ["mri-lumbar-wo", "mri-lumbar-w", "mri-lumbar-wo-w"]),
-        (LOINC, "39818-0", ["bone-scan-spect"]),
+        (LOINC, "39818-0", ["bone-scan-wb"]),  # whole-body bone scan (#11)
         (SCT, "41333006", ["mri-lumbar-w", "mri-lumbar-wo-w"]),
         (SCT, "241592002", ["ctm-lumbar"]),
         (SCT, "444634007", ["xr-tl"]),

@@ -161,6 +161,6 @@ def test_procedure_and_modifier_from_doc_rename_the_json_fields():
     )
     assert procedure.spine_imaging == "yes" and procedure.codes == ()
     modifiers = json.loads((REPO / "criteria/modifiers.json").read_text(encoding="utf-8"))["modifiers"]
-    m1 = Modifier.from_doc(modifiers[0])
-    assert m1.applies_to == {"procedure": "modality", "in": ["MR", "MRA"]}
-    assert m1.source_text.startswith("CT myelography") and m1.variants is None
+    m2 = Modifier.from_doc(next(m for m in modifiers if m["id"] == "M2"))
+    assert m2.applies_to["all"][0] == {"procedure": "modality", "in": ["XR"]}
+    assert m2.source_text.startswith("Upright radiographs") and m2.variants == {"acr-low-back-pain": (3, 5)}

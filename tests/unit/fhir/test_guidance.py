@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from app.clinical.vocabulary import Status
+from app.clinical.result import MissingFact, Option, SafetyEntry, StatedAssumption
+from app.clinical.vocabulary import Indicator, Status
 from app.fhir.guidance import MISSING_FACT_EXT, guidance_bundle, to_guidance_response
 from app.fhir.models import validate_guidance_response
 from tests.results import contraindicated, insufficient, no_criteria, rated
@@ -100,3 +102,30 @@ def test_bundle_entries_are_addressed_by_consultation_id() -> None:
     bundle = guidance_bundle([respond(first, 1), respond(second, 2)], now=NOW)
     assert bundle["type"] == "collection"
     assert [e["fullUrl"] for e in bundle["entry"]] == [first.consultation_id, second.consultation_id]
+
+
+def test_safety_entries_assumptions_and_questions_are_parameters_and_notes() -> None:
+    entry = SafetyEntry(
+        "mr-safety",
+        "unsafe",
+        Indicator.CRITICAL,
+        "contraindicated: MR-unsafe implant (pacemaker)",
+        ("Device/p",),
+    )
+    assumption = StatedAssumption(
+        "intervention_candidate", True, "assumes a candidate", "assume_intervention_candidate"
+    )
+    missing = MissingFact("duration", "Duration", (Option("acute", "V1"),), "How long has the pain lasted?")
+    response = respond(
+        replace(insufficient(), safety=(entry,), assumptions=(assumption,), missing=(missing,))
+    )
+    validate_guidance_response(response)
+    (safety,) = named(response, "safety")
+    parts = {p["name"]: p for p in safety["part"]}
+    assert parts["indicator"]["valueCode"] == "critical" and parts["check"]["valueCode"] == "mr-safety"
+    assert parts["evidence"]["valueReference"] == {"reference": "Device/p"}
+    assert named(response, "assumption") and named(response, "question")
+    notes = [n["text"] for n in response["note"]]
+    assert "critical: contraindicated: MR-unsafe implant (pacemaker)" in notes
+    assert "How long has the pain lasted?" in notes and "assumes a candidate" in notes
+    assert {"reference": "Device/p"} in response["reasonReference"]
