@@ -244,6 +244,8 @@ def _question_page_exchanges(client: Any, out: list[Exchange]) -> None:
 
     def call(method: str, template: str, url: str, form: dict[str, str] | None = None) -> Any:
         response = client.open(url, method=method.upper(), data=form)
+        response.get_data()
+        response.close()  # a static file response holds its file open until closed
         out.append(Exchange(method, template, response.status_code, response.mimetype, None))
         return response
 

@@ -26,7 +26,7 @@ from app.fhir.models import validate_resource
 from app.security.links import BadToken, csrf_ok, csrf_token, verify
 from app.store.questions import Question
 
-log = logging.getLogger("spine_auc.questions")
+log = logging.getLogger("spine_auc.web.pages.questions")
 
 bp = Blueprint(
     "questions",
