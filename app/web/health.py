@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app.errors import operation_outcome
 
-log = logging.getLogger("spine_auc.health")
+log = logging.getLogger("spine_auc.web.health")
 
 bp = Blueprint("health", __name__)
 
