@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck unit criteria-check bench clean
+.PHONY: run test lint typecheck unit criteria-check bench soak clean
 
 $(BIN)/spine-auc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ unit: $(BIN)/spine-auc
 
 bench: $(BIN)/spine-auc
 	$(BIN)/python -m bench
+
+## Soak (not part of `test`): 70 % of the measured maximum against `spine-auc serve` for SOAK_MINUTES (10).
+soak: $(BIN)/spine-auc
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .venv-sekmet var .pytest_cache .mypy_cache .ruff_cache

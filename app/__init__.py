@@ -22,14 +22,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["spine_auc.criteria"] = load_criteria(app.config["CRITERIA_DIR"])
 
     web_errors.register(app)
+    from app.web import metrics as web_metrics
+
+    web_metrics.register(app)
+    from app.web import request_limits
+
+    request_limits.register(app)
 
     # Audit store (SQLite WAL under DATA_DIR by default, PostgreSQL by URL) and the CDS client authenticator.
-    from pathlib import Path
-
     from app.security.cds_auth import authenticator_from_config
-    from app.store.consultations import ConsultationStore
+    from app.store.consultations import ConsultationStore, private_data_dir
 
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    private_data_dir(app.config["DATA_DIR"])
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])
     app.extensions["spine_auc.store"] = store
     app.extensions["spine_auc.cds_auth"] = authenticator_from_config(app.config, store)

@@ -244,6 +244,22 @@ def store_purge(days: int | None) -> None:
     )
 
 
+def _fresh_private_dir(path: Path) -> Path:
+    """An empty directory of mode 0700 (its parent, the data directory, 0700 too); standard library only."""
+    import shutil
+
+    for directory in (path.parent, path):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
+    for child in path.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    return path
+
+
+GUNICORN_LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the app refuses above MAX_URL_BYTES itself
+GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 16380  # the app refuses a header above MAX_HEADER_BYTES itself
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -258,14 +274,18 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
     import logging
     import os
 
+    # Metrics of every worker go to a private directory under the data directory; the variable must be
+    # set before prometheus_client is first imported (app.metrics), so it comes first.
+    metrics_dir = _fresh_private_dir(Path(load_config()["DATA_DIR"]) / "metrics")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from app import create_app
+    from app.metrics import mark_worker_dead
 
     overrides: dict[str, Any] = {"BIND_HOST": host}
     if allow_unauthenticated:
         overrides["ALLOW_UNAUTHENTICATED"] = True
         os.environ["SPINE_AUC_ALLOW_UNAUTHENTICATED"] = "1"
     os.environ["SPINE_AUC_BIND_HOST"] = host
-    from app.config import load_config
     from app.logging_setup import configure_logging
     from app.security.api_auth import api_startup_warnings
     from app.security.cds_auth import check_startup_security
@@ -295,6 +315,11 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
             self.cfg.set("worker_class", "sync")
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
+            # Our own limits answer first, as OperationOutcomes (app/web/request_limits.py): gunicorn's
+            # are set above them (its maximum request line is 8190) and only answer beyond.
+            self.cfg.set("limit_request_line", GUNICORN_LIMIT_REQUEST_LINE)
+            self.cfg.set("limit_request_field_size", GUNICORN_LIMIT_REQUEST_FIELD_SIZE)
+            self.cfg.set("child_exit", lambda _server, worker: mark_worker_dead(worker.pid))
             self.cfg.set("errorlog", "-")
             # JSON lines, query strings and credentials redacted (app/logging_setup.py).
             self.cfg.set("logger_class", "app.logging_setup.GunicornJsonLogger")

@@ -24,6 +24,15 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_PAGE_CAP": 50,
     # Inbound limits.
     "MAX_BODY_BYTES": 5 * 1024 * 1024,
+    "MAX_URL_BYTES": 4096,  # longer request URIs get 414 (gunicorn's own limit is set above it: 8190)
+    "MAX_HEADER_BYTES": 8192,  # a longer header field gets 431 (gunicorn's own limit: 16380)
+    # Bounded work per request (over a limit: a 4xx OperationOutcome or "not rated", never a worker timeout).
+    "MAX_CODE_LENGTH": 100,  # longer codes are not matched (a data issue)
+    "MAX_TEXT_LENGTH": 4096,  # longer texts/displays are cut before matching (a data issue)
+    "MAX_ORDERS_PER_CALL": 100,  # ServiceRequests per REST/FHIR call or CDS draftOrders
+    "MAX_PREFETCH_RESOURCES": 2000,  # resources per prefetch key / per Bundle
+    "MAX_MEDICATION_READS": 50,  # Medication reads per call; more references: medications unavailable
+    "EVALUATION_BUDGET_SECONDS": 10.0,  # evaluation time per request; later orders "not rated"
     # CDS Hooks
     "CDS_LEGACY_SYSTEM_ACTIONS": True,
     "CDS_TRUSTED_ISSUERS": [],

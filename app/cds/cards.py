@@ -16,8 +16,10 @@ import copy
 import uuid
 from typing import Any
 
+from app.cds.codings import suggestion_codings
 from app.clinical.result import AppliedModifier, Result, SafetyEntry
 from app.clinical.vocabulary import Category, Indicator, PamaRating, ScoreBasis, Status
+from app.criteria.model import Criteria
 
 PAMA_RATING_URL = "http://fhir.org/argonaut/Extension/pama-rating"
 PAMA_CONSULT_ID_URL = "http://fhir.org/argonaut/Extension/pama-rating-consult-id"
@@ -183,18 +185,18 @@ def system_action(result: Result, order: dict[str, Any]) -> dict[str, Any] | Non
     }
 
 
-def _suggestions(result: Result, order: dict[str, Any]) -> list[dict[str, Any]]:
+def _suggestions(result: Result, order: dict[str, Any], criteria: Criteria | None) -> list[dict[str, Any]]:
     suggestions: list[dict[str, Any]] = []
     for alt in result.alternatives:
         if len(suggestions) >= MAX_SUGGESTIONS:
             break
-        codes = [c for c in alt.procedure.codes if c.code]
+        codings = suggestion_codings(alt.procedure, criteria)  # one canonical code per system
         rating = PAMA_FOR_CATEGORY.get(alt.category)
-        if not codes or rating is None:
+        if not codings or rating is None:
             continue  # a swap needs a code, and the suggested order must carry its own rating
-        display = alt.procedure.display or codes[0].display or codes[0].code
+        display = alt.procedure.display or codings[0].get("display") or codings[0]["code"]
         swapped = with_extensions(
-            {**order, "code": {"coding": [c.to_json() for c in codes], "text": display}},
+            {**order, "code": {"coding": codings, "text": display}},
             pama_extensions(
                 rating,
                 consultation_id=result.consultation_id,
@@ -363,7 +365,13 @@ def _source(result: Result, default_label: str) -> dict[str, Any]:
     return out
 
 
-def card_for(result: Result, order: dict[str, Any], *, default_source_label: str) -> dict[str, Any] | None:
+def card_for(
+    result: Result,
+    order: dict[str, Any],
+    *,
+    default_source_label: str,
+    criteria: Criteria | None = None,
+) -> dict[str, Any] | None:
     """One card for an assessed spine order; None when the order is not spine imaging."""
     if result.status not in CARD_STATUSES:
         return None
@@ -377,7 +385,7 @@ def card_for(result: Result, order: dict[str, Any], *, default_source_label: str
         "source": _source(result, default_source_label),
     }
     if result.is_rated:
-        suggestions = _suggestions(result, order)
+        suggestions = _suggestions(result, order, criteria)
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = "at-most-one"

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from app.clinical.assessment import RECORD_TYPES, PatientRecord, record_from_resources
+from app.clinical.input_limits import InputLimits
 from app.errors import DataRequired, SpineAucError
 from app.fhir.client import FhirClient
 from app.fhir.record import FetchedRecord, fetch_record
@@ -88,8 +89,19 @@ def _has_next_link(bundle: dict[str, Any]) -> bool:
     )
 
 
-def read_prefetch(prefetch: dict[str, Any] | None) -> PrefetchOutcome:
-    """Apply the decision table to every key we declared; keys we did not declare are ignored."""
+class TooManyResources(SpineAucError):
+    """A prefetch key carries more resources than one call reads (``MAX_PREFETCH_RESOURCES``)."""
+
+    status = 422
+    issue_code = "too-costly"
+
+
+def read_prefetch(prefetch: dict[str, Any] | None, *, max_resources: int | None = None) -> PrefetchOutcome:
+    """Apply the decision table to every key we declared; keys we did not declare are ignored.
+
+    A Bundle with more than ``max_resources`` entries is refused (422): reading part of it could miss
+    the one resource that matters.
+    """
     out = PrefetchOutcome()
     given = prefetch or {}
     for key, (rtype, _template) in PREFETCH_TEMPLATES.items():
@@ -111,6 +123,12 @@ def read_prefetch(prefetch: dict[str, Any] | None) -> PrefetchOutcome:
         if value.get("resourceType") == "Bundle":
             raw_entries = value.get("entry")
             entries: list[Any] = raw_entries if isinstance(raw_entries, list) else []
+            if max_resources is not None and len(entries) > max_resources:
+                raise TooManyResources(
+                    f"prefetch {key!r} has {len(entries)} entries; at most {max_resources} per key "
+                    "(MAX_PREFETCH_RESOURCES)",
+                    expression=[f"prefetch.{key}"],
+                )
             resources = [e.get("resource") for e in entries if isinstance(e, dict)]
             if any(_is_error_outcome(r) for r in resources) or _has_next_link(value):
                 why = (
@@ -149,7 +167,8 @@ def prefetch_cache_key(patient_id: str, prefetch: dict[str, Any] | None) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate escape ("\ud800") is valid JSON and must not crash the key.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class LruCache(Generic[T]):
@@ -208,6 +227,8 @@ def default_fetcher(
     deadline_seconds: float,
     timeout_seconds: float,
     page_cap: int,
+    max_medication_reads: int = 50,
+    limits: InputLimits | None = None,
 ) -> FetchFn:
     """The fetch function on ``app.fhir.record.fetch_record`` with the request's bearer token."""
 
@@ -218,8 +239,9 @@ def default_fetcher(
             deadline=deadline_seconds,
             timeout=min(timeout_seconds, deadline_seconds),
             page_cap=page_cap,
+            max_medication_reads=max_medication_reads,
         )
-        return fetch_record(client, patient_id, types)
+        return fetch_record(client, patient_id, types, limits=limits)
 
     return fetch
 

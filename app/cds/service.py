@@ -39,13 +39,25 @@ from app.cds.prefetch import (
 )
 from app.cds.questions import question_link, stored_answers, with_stored_answers
 from app.clinical.assessment import PatientRecord, assess_order
+from app.clinical.not_rated import not_rated, with_data_issues
 from app.clinical.orders import OrderedProcedure, resolve_studies
 from app.clinical.result import CardLink, Result
 from app.clinical.vocabulary import Status
 from app.criteria.schemas import SchemaSet
 from app.errors import InvalidInput, NotFound, SpineAucError
 from app.fhir.input import checked_orders
+from app.metrics import count_outcomes
 from app.web.body import read_json_body
+from app.web.limits import (
+    TIME_BUDGET_REACHED,
+    EvaluationBudget,
+    check_order_count,
+    clip_input,
+    input_limits,
+    max_medication_reads,
+    max_prefetch_resources,
+    within_budget,
+)
 
 log = logging.getLogger("spine_auc.cds.service")
 
@@ -224,12 +236,27 @@ def _draft_orders(context: dict[str, Any], hook: str) -> list[dict[str, Any]]:
         for e in entries
         if isinstance(e, dict)
         and isinstance(e.get("resource"), dict)
-        and e["resource"].get("resourceType") in ORDER_TYPES
+        and isinstance(e["resource"].get("resourceType"), str)
+        and e["resource"]["resourceType"] in ORDER_TYPES
     ]
     if hook != "order-select":
         return orders
-    selected = set(context.get("selections") or [])
+    selected = {s for s in context.get("selections") or [] if isinstance(s, str)}
     return [o for o in orders if f"{o.get('resourceType')}/{o.get('id')}" in selected]
+
+
+def is_empty_selection(order: dict[str, Any]) -> bool:
+    """A draft order that names nothing yet (no code in any coding, no text): the sandbox's first call
+    sends ``code.coding: [{}]``. There is nothing to rate and nothing to audit."""
+    code = order.get("code")
+    if not isinstance(code, dict):
+        return True
+    text = code.get("text")
+    codings = code.get("coding")
+    coded = isinstance(codings, list) and any(
+        isinstance(c, dict) and isinstance(c.get("code"), str) and c["code"].strip() for c in codings
+    )
+    return not coded and not (isinstance(text, str) and text.strip())
 
 
 Pair = tuple[Result, dict[str, Any]]  # (result, order)
@@ -259,15 +286,27 @@ def _may_be_spine(ordered: OrderedProcedure, criteria: Any) -> bool:
 
 
 def _evaluate_cached(
-    orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None
+    orders: list[Readable],
+    record: PatientRecord,
+    criteria: Any,
+    record_key: str | None,
+    budget: EvaluationBudget | None = None,
 ) -> list[Pair]:
     """Evaluate, reusing the result of an identical (prefetch, order, criteria version, day) seen before.
 
     Only records built from prefetch alone have a key (fetched data is always evaluated afresh). A reused
     result gets a fresh consultation id: every call is its own consultation in the audit trail.
     """
+    budget = budget or EvaluationBudget()
     if record_key is None:
-        return [(assess_order(order, record, criteria, ordered=ordered), order) for order, ordered in orders]
+        results = within_budget(
+            orders,
+            lambda item: item[0],
+            lambda item: assess_order(item[0], record, criteria, ordered=item[1]),
+            criteria,
+            budget,
+        )
+        return [(result, order) for result, (order, _ordered) in zip(results, orders, strict=True)]
     cache = _result_cache()
     day = datetime.now(UTC).date().isoformat()
     pairs: list[Pair] = []
@@ -282,8 +321,11 @@ def _evaluate_cached(
                     canonical,
                     ",".join(ordered.candidates),
                 )
-            ).encode()
+            ).encode("utf-8", "surrogatepass")
         ).hexdigest()
+        if budget.spent():
+            pairs.append((not_rated(order, criteria, TIME_BUDGET_REACHED), order))
+            continue
         cached = cache.get(key)
         if cached is not None:
             pairs.append((cached.with_consultation_id(f"urn:uuid:{uuid.uuid4()}"), order))
@@ -312,13 +354,18 @@ def _with_draft_answers(record: PatientRecord, context: dict[str, Any]) -> Patie
 def _evaluate_answered(
     orders: list[Readable], record: PatientRecord, criteria: Any, record_key: str | None, patient_id: str
 ) -> list[Pair]:
-    """Evaluate; an order answered on the question page (same order and patient) gets its answers."""
+    """Evaluate; an order answered on the question page (same order and patient) gets its answers.
+
+    One evaluation budget for the whole request: orders it does not reach are "not rated"."""
     pairs: list[Pair] = []
+    budget = EvaluationBudget()
     for order, ordered in orders:
         answers = stored_answers(patient_id, order)
         if answers is None:
             key = record_key if not record.answers else None
-            pairs += _evaluate_cached([(order, ordered)], record, criteria, key)
+            pairs += _evaluate_cached([(order, ordered)], record, criteria, key, budget)
+        elif budget.spent():
+            pairs.append((not_rated(order, criteria, TIME_BUDGET_REACHED), order))
         else:
             answered = with_stored_answers(record, answers)
             pairs.append((assess_order(order, answered, criteria, ordered=ordered), order))
@@ -352,6 +399,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
         raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services")
     body = read_json_body(request, int(_cfg("MAX_BODY_BYTES", 5 * 1024 * 1024)))
     _validate(REQUEST_SCHEMA, body, "CDS Hooks request")
+    notes = clip_input(body)
     if body["hook"] != service.hook:
         raise InvalidInput(
             f"hook {body['hook']!r} does not match service {service.id!r} (hook {service.hook!r})",
@@ -360,8 +408,10 @@ def call_service(service_id: str) -> ResponseReturnValue:
     context = body["context"]
     patient_id: str = context["patientId"]
     criteria = current_app.extensions["spine_auc.criteria"]
-    prefetch = read_prefetch(body.get("prefetch"))
-    orders = _readable_orders(_draft_orders(context, service.hook), criteria)
+    prefetch = read_prefetch(body.get("prefetch"), max_resources=max_prefetch_resources())
+    drafts = [order for order in _draft_orders(context, service.hook) if not is_empty_selection(order)]
+    check_order_count(len(drafts), "context.draftOrders")
+    orders = _readable_orders(drafts, criteria)
     if prefetch.to_fetch:
         # Data would have to be fetched: first drop orders that are not spine imaging (routing needs only the
         # order), so a call with nothing to rate never touches the FHIR server and never gets a 412.
@@ -382,14 +432,22 @@ def call_service(service_id: str) -> ResponseReturnValue:
             deadline_seconds=float(_cfg("FHIR_DEADLINE_SECONDS", 8.0)),
             timeout_seconds=float(_cfg("FHIR_TIMEOUT_SECONDS", 5.0)),
             page_cap=int(_cfg("FHIR_PAGE_CAP", 50)),
+            max_medication_reads=max_medication_reads(),
+            limits=input_limits(),
         )
     record, info = build_record(
         patient_id, body.get("prefetch"), fetch=fetch, cache=_record_cache(), outcome=prefetch
     )
     record = _with_draft_answers(record, context)
-    pairs = _evaluate_answered(orders, record, criteria, info["key"], patient_id)
+    pairs = [
+        (with_data_issues(result, notes), order)
+        for result, order in _evaluate_answered(orders, record, criteria, info["key"], patient_id)
+    ]
     label = str(_cfg("CDS_SOURCE_LABEL", "spine-auc (ACR Appropriateness Criteria)"))
-    cards = [cds_cards.card_for(result, order, default_source_label=label) for result, order in pairs]
+    cards = [
+        cds_cards.card_for(result, order, default_source_label=label, criteria=criteria)
+        for result, order in pairs
+    ]
     _link_questions(pairs, cards, record, patient_id)
     response = cds_cards.build_response(
         pairs, cards, legacy_system_actions=bool(_cfg("CDS_LEGACY_SYSTEM_ACTIONS", True))
@@ -407,6 +465,7 @@ def call_service(service_id: str) -> ResponseReturnValue:
             patient=patient_id,
             latency_ms=latency_ms,
         )
+    count_outcomes(recorded)
     log.info(
         "cds %s hookInstance=%s orders=%d cards=%d data=%s criteria=%s consultations=%s %.1fms",
         service.id,

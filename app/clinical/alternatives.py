@@ -49,10 +49,13 @@ def alternatives(
                 if row.procedure in best and criteria.category_rank(best[row.procedure][0]) >= rank:
                     continue
                 best[row.procedure] = (row.category, row, rated.variant, None)
+    # rows that rated the study through a topic's rowCoverage (a child's complete-spine row, §3)
+    widened = {r.row.procedure for reading in readings for r in reading.outcome.ratings if r.coverage}
     ranked: list[tuple[tuple[int, int, int, int, int], Alternative]] = []
     for pid, (category, row, variant, recommended_by) in best.items():
         target = criteria.procedures[pid]
-        if pid == proc.id or (recommended_by is None and row_for(criteria, (row,), proc) is not None):
+        rated_it = pid in widened or row_for(criteria, (row,), proc) is not None
+        if pid == proc.id or (recommended_by is None and rated_it):
             continue  # the ordered study itself (or the row that rated it)
         rank = criteria.category_rank(category)
         if rank <= ordered_rank:

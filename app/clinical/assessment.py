@@ -71,12 +71,14 @@ def record_from_resources(resources: list[dict[str, Any]]) -> PatientRecord:
                 record.patient = res
             else:
                 record.issues.append(f"more than one Patient supplied; {res.get('id')!r} ignored")
-        elif rtype in record.resources:
+        elif isinstance(rtype, str) and rtype in record.resources:
             record.resources[rtype].append(res)
         elif rtype == "QuestionnaireResponse":
             record.answers.append(res)
         else:
-            record.issues.append(f"{rtype}/{res.get('id')} is not a type we read; ignored")
+            record.issues.append(
+                f"{str(rtype)[:64]}/{str(res.get('id'))[:64]} is not a type we read; ignored"
+            )
     return record
 
 

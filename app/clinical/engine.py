@@ -15,7 +15,7 @@ from typing import Any
 from app.clinical.facts import Fact, PatientFacts
 from app.clinical.orders import OrderedProcedure
 from app.clinical.vocabulary import Category, Status
-from app.criteria.model import Criteria, Expr, Modifier, Procedure, RegionTopic, Row, Topic
+from app.criteria.model import Criteria, Expr, Modifier, Procedure, RegionTopic, Row, RowCoverage, Topic
 
 #: Above this many combinations of unknown facts, the engine stops enumerating and does not rate.
 MAX_READINGS = 256
@@ -45,6 +45,7 @@ class Rated:
     row: Row
     category: Category
     modifiers: tuple[str, ...]
+    coverage: RowCoverage | None = None  # the topic's rowCoverage entry through which the row rates the study
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class _Decision:
             )
         ratings = []
         for v in matched:
-            row = row_for(self.c, v.rows, proc)
+            row, coverage = rating_row(self.c, v.rows, proc, topic)
             if row is None:
                 continue
             category, mods = Category(row.category), list[str]()
@@ -231,7 +232,7 @@ class _Decision:
                     continue
                 if self.applies(mod):
                     category, mods = Category(str(mod.category)), [*mods, mod.id]
-            ratings.append(Rated(v.number, row, category, tuple(mods)))
+            ratings.append(Rated(v.number, row, category, tuple(mods), coverage))
         numbers = tuple(v.number for v in matched)
         if not ratings:
             listed = ", ".join(f"V{n}" for n in numbers)
@@ -314,11 +315,21 @@ def facts_in(expr: Expr | None) -> list[str]:
     return out + (facts_in(expr["not"]) if "not" in expr else [])
 
 
-def row_for(criteria: Criteria, rows: tuple[Row, ...], proc: Procedure) -> Row | None:
-    """The row rating this procedure: same id, or same modality and contrast in a region the row covers."""
+def row_for(
+    criteria: Criteria, rows: tuple[Row, ...], proc: Procedure, topic: Topic | None = None
+) -> Row | None:
+    """The row rating this procedure: same id, or same modality and contrast in a region the row covers
+    (settings ``regionCoverage``; then, under ``topic``, that topic's own ``rowCoverage``)."""
+    return rating_row(criteria, rows, proc, topic)[0]
+
+
+def rating_row(
+    criteria: Criteria, rows: tuple[Row, ...], proc: Procedure, topic: Topic | None = None
+) -> tuple[Row | None, RowCoverage | None]:
+    """:func:`row_for`, with the topic's ``rowCoverage`` entry when the row rates the study only through it."""
     for row in rows:
         if row.procedure == proc.id:
-            return row
+            return row, None
     for row in rows:
         target = criteria.procedures[row.procedure]
         if (
@@ -326,8 +337,18 @@ def row_for(criteria: Criteria, rows: tuple[Row, ...], proc: Procedure) -> Row |
             and target.contrast == proc.contrast
             and proc.region in criteria.region_coverage.get(target.region, frozenset())
         ):
-            return row
-    return None
+            return row, None
+    widened = topic.row_coverage if topic is not None else ()
+    for row in rows:
+        target = criteria.procedures[row.procedure]
+        cover = next(
+            (c for c in widened if (c.modality, c.region) == (target.modality, target.region)),
+            None,
+        )
+        same_kind = (target.modality, target.contrast) == (proc.modality, proc.contrast)
+        if cover is not None and same_kind and proc.region in cover.covers:
+            return row, cover
+    return None, None
 
 
 def _explore(

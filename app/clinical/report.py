@@ -126,6 +126,18 @@ def _score_words(a: Assessment) -> str:
     return f"score {a.score}: {MIDPOINT_TEXT}"
 
 
+def _row_coverage_words(a: Assessment) -> list[str]:
+    """Which row rated the study when a topic's ``rowCoverage`` widened it (a child's complete-spine row, §3)."""
+    best = a.outcome.best if a.outcome else None
+    if best is None or best.coverage is None:
+        return []
+    text = best.coverage.text[:1].upper() + best.coverage.text[1:]
+    return [
+        f"{text} ({best.row.acr_name}), which contains the narrower study of the same contrast "
+        f"({best.coverage.source})."
+    ]
+
+
 def explanation(a: Assessment, criteria: Criteria, facts: PatientFacts | None = None) -> str:
     """One paragraph a radiologist can read and sign."""
     proc = a.procedure.display if a.procedure else "The ordered study"
@@ -142,6 +154,7 @@ def explanation(a: Assessment, criteria: Criteria, facts: PatientFacts | None = 
         f"{proc} {CATEGORY_WORDS[a.category]} ({_score_words(a)}) under ACR {a.topic.title} "
         f"{a.topic.version}{variant}."
     ]
+    parts += _row_coverage_words(a)
     parts += safety
     for mod in a.modifiers:
         parts.append(f"{mod.title}: {mod.text}")

@@ -40,7 +40,9 @@ def codings_of(concept: Any) -> list[dict[str, Any]]:
         return []
     if not isinstance(concept, dict):
         raise ValueError("expected a CodeableConcept object")
-    codings = concept.get("coding", [])
+    codings = concept.get("coding")
+    if codings is None:
+        return []
     if not isinstance(codings, list):
         raise ValueError("CodeableConcept.coding is not a list")
     return [c for c in codings if isinstance(c, dict)]
@@ -51,7 +53,9 @@ def texts_of(concept: Any) -> list[str]:
     if not isinstance(concept, dict):
         return []
     out = [concept["text"]] if isinstance(concept.get("text"), str) else []
-    out += [c["display"] for c in codings_of(concept) if isinstance(c.get("display"), str)]
+    codings = concept.get("coding")
+    if isinstance(codings, list):  # a malformed coding is reported where codes are read; text still counts
+        out += [c["display"] for c in codings if isinstance(c, dict) and isinstance(c.get("display"), str)]
     return out
 
 
@@ -94,11 +98,25 @@ def _excluded(vs: ValueSet, system: str, norm: str) -> bool:
     return any(norm.startswith(e) for e in vs.exclude_prefix.get(system, ()))
 
 
+_LONGEST_PREFIX: dict[int, tuple[object, int]] = {}
+
+
+def longest_prefix(prefixes: Mapping[str, object]) -> int:
+    """The length of the longest prefix in one system's prefix index (memoised per index object)."""
+    known = _LONGEST_PREFIX.get(id(prefixes))
+    if known is not None and known[0] is prefixes:
+        return known[1]
+    longest = max((len(p) for p in prefixes), default=0)
+    _LONGEST_PREFIX[id(prefixes)] = (prefixes, longest)
+    return longest
+
+
 def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     """Every value set a CodeableConcept's codes belong to, by indexed lookup (names are not tried here).
 
     One pass per resource instead of one per fact and value set: the cost is a few dictionary lookups
-    per coding (the exact code, then each prefix of the normalised code).
+    per coding (the exact code, then each prefix of the normalised code up to the longest prefix any value
+    set names), so it is linear in the code's length, never quadratic.
     """
     tags: dict[str, Match] = {}
     for coding in codings_of(concept):
@@ -112,7 +130,7 @@ def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
         prefixes = criteria.vs_prefix.get(system)
         if not prefixes:
             continue
-        for k in range(1, len(norm) + 1):
+        for k in range(1, min(len(norm), longest_prefix(prefixes)) + 1):
             for vs_id, seventh, weak in prefixes.get(norm[:k], ()):
                 if vs_id in tags or (seventh is not None and (len(norm) < 7 or norm[6] not in seventh)):
                     continue

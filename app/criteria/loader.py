@@ -155,6 +155,12 @@ def _cross_reference_problems(raw: dict[str, Any]) -> Iterator[str]:
         topic_ids.add(topic["id"])
         if Path(rel).stem != topic["id"]:
             yield f"{rel}:$.id: topic id {topic['id']!r} does not match the file name"
+        for k, cover in enumerate(topic.get("rowCoverage", [])):
+            for where, region in [("region", cover["region"])] + [
+                (f"covers[{m}]", r) for m, r in enumerate(cover["covers"])
+            ]:
+                if region not in settings["regionCoverage"]:
+                    yield f"{rel}:$.rowCoverage[{k}].{where}: unknown region {region!r}"
         numbers = [v["number"] for v in topic["variants"]]
         if sorted(numbers) != sorted(topic["variantPrecedence"]):
             yield f"{rel}:$.variantPrecedence: must list exactly the variant numbers {sorted(numbers)}"

@@ -139,6 +139,27 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class RowCoverage:
+    """A topic's own widening of which ordered regions a row's region covers (``rowCoverage`` in a topic)."""
+
+    modality: str
+    region: str  # the row's region (e.g. complete-spine)
+    covers: frozenset[str]  # ordered regions of the same modality and contrast that the row then rates
+    text: str  # what the explanation says of a study rated this way
+    source: str
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> RowCoverage:
+        return cls(
+            modality=doc["modality"],
+            region=doc["region"],
+            covers=frozenset(doc["covers"]),
+            text=doc["text"],
+            source=doc["source"],
+        )
+
+
+@dataclass(frozen=True)
 class Topic:
     id: str
     title: str
@@ -149,6 +170,7 @@ class Topic:
     source: str
     variants: tuple[Variant, ...]
     precedence: tuple[int, ...]
+    row_coverage: tuple[RowCoverage, ...] = ()  # beyond settings regionCoverage, for this topic only
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Topic:
@@ -162,6 +184,7 @@ class Topic:
             source=doc["source"],
             variants=tuple(Variant.from_doc(variant) for variant in doc["variants"]),
             precedence=tuple(doc["variantPrecedence"]),
+            row_coverage=tuple(RowCoverage.from_doc(c) for c in doc.get("rowCoverage", ())),
         )
 
     def variant(self, number: int) -> Variant:

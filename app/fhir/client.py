@@ -31,6 +31,7 @@ from app.fhir.errors import (
     FhirAuthError,
     FhirError,
     FhirInvalidResponse,
+    FhirLimitReached,
     FhirNotFound,
     FhirTimeout,
     error_for_status,
@@ -95,6 +96,7 @@ class FhirClient:
         retries: int = 2,
         page_size: int | None = 100,
         session: Session | None = None,
+        max_medication_reads: int = 50,
     ):
         if urlsplit(base_url).scheme not in ("http", "https"):
             raise InvalidInput(f"FHIR base must be an http(s) URL, got {base_url[:200]!r}")
@@ -109,6 +111,7 @@ class FhirClient:
         self.retries = retries
         self.page_size = page_size
         self._session = session or session_for(self.base_url)
+        self.max_medication_reads = max_medication_reads
 
     def __repr__(self) -> str:  # never shows the token
         return f"FhirClient({self.base_url!r}, timeout={self.timeout}, deadline={self.deadline_seconds})"
@@ -274,6 +277,12 @@ class FhirClient:
                 ids.append(med_id)
         if not ids:
             return []
+        if len(ids) > self.max_medication_reads:
+            # Reading a few of them would silently miss the others: referenced Medications are unknown.
+            return FhirLimitReached(
+                f"{len(ids)} Medication references, more than {self.max_medication_reads} "
+                "(MAX_MEDICATION_READS): none was read, referenced medications are unknown"
+            )
 
         def read_med(med_id: str) -> list[dict[str, Any]]:
             try:

@@ -79,3 +79,7 @@ def service_error(err: FhirError, what: str) -> UpstreamError:
     if isinstance(err, FhirAuthError):
         return UpstreamError(f"FHIR server refused access while {what}: {err.message}", status=502)
     return UpstreamError(f"FHIR server error while {what}: {err.message}", status=502)
+
+
+class FhirLimitReached(FhirError):
+    """More reads than one call may make (``MAX_MEDICATION_READS``): the type is unavailable, not an error."""

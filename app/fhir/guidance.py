@@ -292,7 +292,30 @@ def to_guidance_response(
             {"url": QUESTIONNAIRE_EXT, "valueReference": {"reference": f"#{questionnaire_id}"}}
         ]
     response["contained"] = contained
-    return response
+    return _valid_text(response)
+
+
+def _valid_text(value: Any) -> Any:
+    """Every string as valid Unicode: a lone surrogate that reached a text (a hostile code echoed in a data
+    issue) becomes U+FFFD, so the resource stays valid R4 instead of failing validation with a 500."""
+    if isinstance(value, str):
+        return (
+            "".join("\ufffd" if _SURROGATE_MIN <= ch <= _SURROGATE_MAX else ch for ch in value)
+            if _has_surrogate(value)
+            else value
+        )
+    if isinstance(value, dict):
+        return {k: _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
+
+
+_SURROGATE_MIN, _SURROGATE_MAX = "\ud800", "\udfff"
+
+
+def _has_surrogate(text: str) -> bool:
+    return any(_SURROGATE_MIN <= ch <= _SURROGATE_MAX for ch in text)
 
 
 def guidance_bundle(responses: list[dict[str, Any]], *, now: datetime | None = None) -> dict[str, Any]:

@@ -27,10 +27,12 @@ def split_input(resource: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any
         return [resource], []
     if rtype != "Bundle":
         raise InvalidInput(
-            f"expected a Bundle or a ServiceRequest, got resourceType {rtype!r}", expression=["resourceType"]
+            f"expected a Bundle or a ServiceRequest, got resourceType {str(rtype)[:80]!r}",
+            expression=["resourceType"],
         )
-    if resource.get("type") not in BUNDLE_TYPES:
-        raise InvalidInput(f"unsupported Bundle.type {resource.get('type')!r}", expression=["Bundle.type"])
+    bundle_type = resource.get("type")
+    if not (bundle_type is None or isinstance(bundle_type, str)) or bundle_type not in BUNDLE_TYPES:
+        raise InvalidInput(f"unsupported Bundle.type {str(bundle_type)[:80]!r}", expression=["Bundle.type"])
     entries = resource.get("entry", [])
     if not isinstance(entries, list):
         raise InvalidInput("Bundle.entry is not a list", expression=["Bundle.entry"])

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.clinical.assessment import RECORD_TYPES, PatientRecord, record_from_resources
+from app.clinical.input_limits import InputLimits, clip_codes_and_texts
 from app.fhir.client import FhirClient
-from app.fhir.errors import FhirError, FhirNotFound
+from app.fhir.errors import FhirError, FhirLimitReached, FhirNotFound
+from app.metrics import FHIR_FETCH_ERRORS, FHIR_FETCH_LATENCY, timed
 
 log = logging.getLogger("spine_auc.fhir.record")
 
@@ -63,9 +65,30 @@ def from_fetched(fetched: Mapping[str, list[dict[str, Any]] | FhirError]) -> Fet
     return FetchedRecord(resources, frozenset(unavailable), tuple(issues), errors, patient_missing)
 
 
-def fetch_record(client: FhirClient, patient_id: str, types: Sequence[str] = RECORD_TYPES) -> FetchedRecord:
-    """Fetch ``types`` of ``Patient/<patient_id>`` and convert them; one failed type never raises."""
-    fetched = from_fetched(client.fetch_patient_record(patient_id, types))
+def fetch_record(
+    client: FhirClient,
+    patient_id: str,
+    types: Sequence[str] = RECORD_TYPES,
+    *,
+    limits: InputLimits | None = None,
+) -> FetchedRecord:
+    """Fetch ``types`` of ``Patient/<patient_id>`` and convert them; one failed type never raises.
+
+    With ``limits``, over-long codes and texts of the fetched resources are cut (data issues).
+    """
+    with timed(FHIR_FETCH_LATENCY):
+        fetched = from_fetched(client.fetch_patient_record(patient_id, types))
+    for rtype, err in fetched.errors.items():
+        FHIR_FETCH_ERRORS.labels(resource_type=rtype, error=type(err).__name__).inc()
+    notes = clip_codes_and_texts(fetched.resources, limits) if limits is not None else []
+    if notes:
+        fetched = replace(fetched, issues=(*fetched.issues, *notes))
+    if isinstance(fetched.errors.get("Medication"), FhirLimitReached):
+        # Statements whose Medications were not read cannot say what was taken: their facts are unknown.
+        fetched = replace(
+            fetched,
+            unavailable=fetched.unavailable | ({"MedicationStatement", "MedicationRequest"} & set(types)),
+        )
     for rtype, err in fetched.errors.items():
         if rtype == "Patient" and fetched.patient_missing:
             continue

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
 import time
 import weakref
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.clinical.result import Result
 from app.errors import InvalidInput, SpineAucError
+from app.metrics import STORE_WRITE_LATENCY, timed
 from app.store import tables as s
 
 MAX_PAGE = 200
@@ -54,6 +57,36 @@ def _first_code(result: Result) -> tuple[str | None, str | None]:
     return None, None
 
 
+ZDICT_DIR = Path(__file__).resolve().parent / "zdict"
+ZDICT_VERSION = 1  # the dictionary new rows are compressed with; every released one stays readable
+
+
+@functools.cache
+def _zdict(version: int) -> bytes:
+    """A preset dictionary: results of the CDS hook fixtures (synthetic). Never edit a released one."""
+    return (ZDICT_DIR / f"results-{version}.txt").read_bytes()
+
+
+def compress_result(result: dict[str, Any]) -> bytes:
+    """The result JSON as stored since schema version 3: one byte naming the preset dictionary, then
+    compact JSON deflated with it (zlib level 6): ~0.8 KB for the 50-resource benchmark patient's 6 KB
+    result (2.1 KB without the dictionary)."""
+    compressor = zlib.compressobj(6, zdict=_zdict(ZDICT_VERSION))
+    return bytes([ZDICT_VERSION]) + compressor.compress(_json(result).encode()) + compressor.flush()
+
+
+def read_result(row: Any) -> dict[str, Any]:
+    """The result of a row, compressed (version 3) or as JSON text (rows written before)."""
+    blob = getattr(row, "result_z", None)
+    if blob is None:
+        raw = row.result
+    else:
+        decompressor = zlib.decompressobj(zdict=_zdict(blob[0]))
+        raw = (decompressor.decompress(blob[1:]) + decompressor.flush()).decode()
+    value: dict[str, Any] = json.loads(raw)
+    return value
+
+
 def _query_digest(*parts: str | None) -> str:
     """Binds a cursor to the query (tenant, patient, order) that produced it."""
     return hashlib.sha256(_json(list(parts)).encode()).hexdigest()[:16]
@@ -75,10 +108,38 @@ def _decode_cursor(cursor: str, digest: str) -> int:
         raise InvalidInput("invalid paging cursor", expression=["cursor"]) from exc
 
 
+SQLITE_PAGE_SIZE = 16384
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def private_data_dir(data_dir: str | Path) -> Path:
+    """The data directory (audit database, metrics files), created or narrowed to mode 0700."""
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+        path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def private_sqlite_files(database: str) -> None:
+    """The database file exists with mode 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` (which
+    SQLite creates with the database file's mode) are 0600 too; files left by an older release are fixed."""
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for suffix in SQLITE_SIDE_FILES:
+        side = Path(f"{database}{suffix}")
+        if side.exists() and side.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+            side.chmod(PRIVATE_FILE_MODE)
+
+
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_files(parsed.database)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -86,6 +147,9 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN (real transactions, DDL too)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Only takes effect on a new database (before WAL): a consultation row (~2.5 KB) fits a 4 KB page
+        # once, wasting the rest; 16 KB pages hold six (see docs/store-upgrades.md).
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
@@ -178,15 +242,16 @@ class ConsultationStore:
                     "category": _str_or_none(result.category, 60),
                     "score": result.score,
                     "pama_rating": _str_or_none(result.pama_rating, 40),
-                    "reasons": _json([r.to_json() for r in result.reasons]),
+                    "reasons": "",  # inside result_z (schema version 3)
                     "criteria_version": _str_or_none(result.criteria_version, 100),
                     "created_at": now,
                     "latency_ms": float(latency_ms),
-                    "result": _json(result.to_json()),
+                    "result": "",
+                    "result_z": compress_result(result.to_json()),
                 }
             )
         try:
-            with self.engine.begin() as conn:
+            with timed(STORE_WRITE_LATENCY, kind="consultations"), self.engine.begin() as conn:
                 conn.execute(insert(s.consultations), rows)
         except SQLAlchemyError as exc:
             raise StoreError(f"consultation could not be recorded: {type(exc).__name__}") from exc
@@ -196,9 +261,10 @@ class ConsultationStore:
         created = row.created_at
         if created is not None and created.tzinfo is None:  # SQLite returns naive UTC
             created = created.replace(tzinfo=UTC)
+        result = read_result(row)
         return {
             "consultationId": row.consultation_id,
-            "result": json.loads(row.result),
+            "result": result,
             "audit": {
                 "hookInstance": row.hook_instance,
                 "requestId": row.request_id,
@@ -213,7 +279,7 @@ class ConsultationStore:
                 "category": row.category,
                 "score": row.score,
                 "pamaRating": row.pama_rating,
-                "reasons": json.loads(row.reasons),
+                "reasons": json.loads(row.reasons) if row.reasons else result.get("reasons", []),
                 "criteriaVersion": row.criteria_version,
                 "recordedAt": created.isoformat() if created else None,
                 "latencyMs": row.latency_ms,
@@ -295,7 +361,7 @@ class ConsultationStore:
             "received_at": datetime.now(UTC),
         }
         try:
-            with self.engine.begin() as conn:
+            with timed(STORE_WRITE_LATENCY, kind="feedback"), self.engine.begin() as conn:
                 conn.execute(insert(s.feedback).values(**row))
         except IntegrityError:
             return False
@@ -351,6 +417,11 @@ class ConsultationStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"purge failed: {type(exc).__name__}") from exc
         return int(deleted.rowcount or 0)
+
+    def ping(self) -> None:
+        """A cheap query (``SELECT 1``): raises when the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1)).scalar()
 
     def count_consultations(self) -> int:
         with self.engine.connect() as conn:

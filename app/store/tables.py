@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -39,36 +40,48 @@ schema_version = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
-consultations = Table(
-    "consultations",
-    metadata,
-    # seq orders rows for paging (cursor); consultation_id is the public identifier.
-    Column("seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
-    Column("consultation_id", String(100), nullable=False, unique=True),
-    Column("hook_instance", String(200)),
-    Column("request_id", String(200)),
-    Column("caller_iss", String(500)),
-    Column("tenant", String(200)),
-    Column("patient", String(200)),
-    Column("order_ref", String(200)),
-    Column("order_system", String(200)),
-    Column("order_code", String(100)),
-    Column("status", String(40), nullable=False),
-    Column("topic_id", String(100)),
-    Column("topic_version", String(40)),
-    Column("variant", Integer),
-    Column("category", String(60)),
-    Column("score", Integer),
-    Column("pama_rating", String(40)),
-    Column("reasons", Text, nullable=False),  # JSON: [{fact, value, text, evidence}]
-    Column("criteria_version", String(100)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("latency_ms", Float),
-    Column("result", Text, nullable=False),  # the whole result JSON as answered
-    Index("ix_consultations_patient", "patient", "seq"),
-    Index("ix_consultations_order", "order_ref", "seq"),
-    Index("ix_consultations_created", "created_at"),
-)
+
+def _consultations_v1(md: MetaData) -> Table:
+    """The consultations table as schema version 1 created it (frozen: later columns are appended below)."""
+    return Table(
+        "consultations",
+        md,
+        # seq orders rows for paging (cursor); consultation_id is the public identifier.
+        Column(
+            "seq", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True
+        ),
+        Column("consultation_id", String(100), nullable=False, unique=True),
+        Column("hook_instance", String(200)),
+        Column("request_id", String(200)),
+        Column("caller_iss", String(500)),
+        Column("tenant", String(200)),
+        Column("patient", String(200)),
+        Column("order_ref", String(200)),
+        Column("order_system", String(200)),
+        Column("order_code", String(100)),
+        Column("status", String(40), nullable=False),
+        Column("topic_id", String(100)),
+        Column("topic_version", String(40)),
+        Column("variant", Integer),
+        Column("category", String(60)),
+        Column("score", Integer),
+        Column("pama_rating", String(40)),
+        # JSON: [{fact, value, text, evidence}]; "" since version 3 (the reasons are in result_z).
+        Column("reasons", Text, nullable=False),
+        Column("criteria_version", String(100)),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("latency_ms", Float),
+        # The whole result JSON as answered; "" since version 3 (then result_z holds it).
+        Column("result", Text, nullable=False),
+        Index("ix_consultations_patient", "patient", "seq"),
+        Index("ix_consultations_order", "order_ref", "seq"),
+        Index("ix_consultations_created", "created_at"),
+    )
+
+
+consultations = _consultations_v1(metadata)
+# Version 3: the result JSON, zlib-compressed (about 40 % of its size); NULL in rows written before.
+consultations.append_column(Column("result_z", LargeBinary))
 
 feedback = Table(
     "feedback",
@@ -120,7 +133,16 @@ questions = Table(
 
 
 def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[consultations, feedback, jti_seen])
+    # Frozen: the version-1 shape of every table (feedback and jti_seen have not changed since; copy their
+    # version-1 definitions here before changing them).
+    v1 = MetaData()
+    tables = [_consultations_v1(v1), feedback.to_metadata(v1), jti_seen.to_metadata(v1)]
+    v1.create_all(conn, tables=tables)
+
+
+def _v3_compressed_result(conn: Connection) -> None:
+    blob = LargeBinary().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE consultations ADD COLUMN result_z {blob}"))
 
 
 def _v2_questions(conn: Connection) -> None:
@@ -131,6 +153,7 @@ def _v2_questions(conn: Connection) -> None:
 UPGRADES: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "consultations, feedback, jti_seen", _v1_initial),
     (2, "questions (question page: answers as QuestionnaireResponse)", _v2_questions),
+    (3, "consultations.result_z: the result JSON compressed", _v3_compressed_result),
 ]
 
 CURRENT_VERSION = UPGRADES[-1][0]

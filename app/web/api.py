@@ -23,6 +23,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.clinical.assessment import PatientRecord, assess_orders, record_from_resources
+from app.clinical.not_rated import not_rated, with_data_issues
 from app.clinical.result import Result
 from app.errors import InvalidInput, NotFound, SpineAucError, UnsupportedMediaType
 from app.fhir.client import FhirClient, client_for
@@ -31,9 +32,18 @@ from app.fhir.guidance import guidance_bundle, to_guidance_response
 from app.fhir.input import checked_orders, split_input
 from app.fhir.models import validate_guidance_response, validate_questionnaire
 from app.fhir.record import fetch_record
+from app.metrics import count_outcomes
 from app.security.api_auth import SCOPE_EVALUATE
 from app.web.access import api_client, require_scope
 from app.web.body import JSON_MEDIA_TYPES, parse_json_bytes, read_body_bytes, read_json_body
+from app.web.limits import (
+    TIME_BUDGET_REACHED,
+    EvaluationBudget,
+    check_order_count,
+    clip_input,
+    input_limits,
+    max_medication_reads,
+)
 from app.web.openapi import build_openapi
 
 log = logging.getLogger("spine_auc.web.api")
@@ -126,6 +136,7 @@ def _fhir_client(base_url: str) -> FhirClient:
         timeout=float(cfg.get("FHIR_TIMEOUT_SECONDS", 5.0)),
         deadline=float(cfg.get("FHIR_DEADLINE_SECONDS", 8.0)),
         page_cap=int(cfg.get("FHIR_PAGE_CAP", 50)),
+        max_medication_reads=max_medication_reads(),
     )
 
 
@@ -133,7 +144,7 @@ def _fetch_record(base_url: str, reference: str) -> tuple[PatientRecord, float]:
     """Fetch the patient's record from the FHIR server → (PatientRecord, elapsed ms)."""
     patient_id = _patient_id(reference, base_url)
     started = time.perf_counter()
-    fetched = fetch_record(_fhir_client(base_url), patient_id)
+    fetched = fetch_record(_fhir_client(base_url), patient_id, limits=input_limits())
     elapsed_ms = (time.perf_counter() - started) * 1000
     if fetched.patient_missing:
         raise UnprocessableInput(
@@ -159,10 +170,29 @@ def _check_input_shape(resource: Any) -> dict[str, Any]:
 
 
 def assess_input(resource: Any) -> Assessed:
-    """Split, validate, gather patient data (inline or fetched) and assess every order."""
+    """Split, validate, gather patient data (inline or fetched) and assess every order.
+
+    Over-long codes and texts are cut first (data issues on every result); more orders than
+    ``MAX_ORDERS_PER_CALL`` is a 422; orders the evaluation budget does not reach are "not rated".
+    """
     resource = _check_input_shape(resource)
+    notes = clip_input(resource)
+    assessed = _assess(resource)
+    assessed.results = [with_data_issues(result, notes) for result in assessed.results]
+    return assessed
+
+
+def _assess_one(order: dict[str, Any], record: PatientRecord, budget: EvaluationBudget) -> list[Result]:
     criteria = current_app.extensions["spine_auc.criteria"]
+    if budget.spent():
+        return [not_rated(order, criteria, TIME_BUDGET_REACHED)]
+    return assess_orders([order], record, criteria)
+
+
+def _assess(resource: dict[str, Any]) -> Assessed:
     orders, others = split_input(resource)  # at least one order, or InvalidInput
+    check_order_count(len(orders), "ServiceRequest")
+    budget = EvaluationBudget()
     subjects = [_subject_of(order) for order in orders]
     if not others:
         for index, subject in enumerate(subjects):
@@ -178,7 +208,7 @@ def assess_input(resource: Any) -> Assessed:
         # ServiceRequest (subject is 1..1 in R4, so an order without one is a 400 too).
         started = time.perf_counter()
         record = record_from_resources(others)
-        per_order = [assess_orders([order], record, criteria) for order in checked_orders(orders)]
+        per_order = [_assess_one(order, record, budget) for order in checked_orders(orders)]
         timings["eval"] = (time.perf_counter() - started) * 1000
         return _per_study(per_order, subjects, timings)
 
@@ -195,7 +225,7 @@ def assess_input(resource: Any) -> Assessed:
         timings["fhirFetch"] += fetch_ms
         started = time.perf_counter()
         for i in indexes:
-            results_by_index[i] = assess_orders([orders[i]], record, criteria)
+            results_by_index[i] = _assess_one(orders[i], record, budget)
         timings["eval"] += (time.perf_counter() - started) * 1000
     return _per_study([results_by_index[i] for i in range(len(orders))], subjects, timings)
 
@@ -266,6 +296,7 @@ def _answer(
 ) -> Response:
     """The one route ending: audit the consultations, then answer ``body`` with our headers."""
     _record(assessed, request_id=request_id, started=started)
+    count_outcomes(assessed.results)
     response = jsonify(body)
     if mimetype:
         response.mimetype = mimetype

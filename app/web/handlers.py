@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.errors import Forbidden, SpineAucError, Unauthorized, operation_outcome
+from app.metrics import count_token_refusal
 
 log = logging.getLogger("spine_auc.web.handlers")
+
+_CHALLENGE_ERROR = re.compile(r'error="([a-z_]{1,40})"')
+
+
+def refusal_reason(challenge: str, status: int) -> str:
+    """A bounded metrics label: the challenge's RFC 6750 ``error``, else no token (401) or forbidden (403)."""
+    found = _CHALLENGE_ERROR.search(challenge)
+    if found:
+        return found.group(1)
+    return "forbidden" if status == 403 else "no_or_unusable_token"
+
 
 FHIR_JSON = "application/fhir+json"
 
@@ -30,6 +43,7 @@ def register(app: Flask) -> None:
         # A generic OperationOutcome and a Bearer challenge: the caller learns nothing about why.
         response = _outcome_response(err.to_operation_outcome(), err.status)
         response.headers["WWW-Authenticate"] = err.challenge
+        count_token_refusal(refusal_reason(err.challenge, err.status))
         return response
 
     @app.errorhandler(SpineAucError)

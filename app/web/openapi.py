@@ -403,8 +403,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "The token lacks the scope this route needs (WWW-Authenticate: Bearer error=insufficient_scope)",
         404: "Not found",
         413: "Body larger than MAX_BODY_BYTES",
+        414: "Request URI longer than MAX_URL_BYTES",
         415: "Content-Type is not application/json or application/fhir+json",
-        422: "No FHIR server configured, or the order's patient does not exist there",
+        422: "No FHIR server configured, or the order's patient does not exist there, or more orders than "
+        "MAX_ORDERS_PER_CALL (issue code too-costly)",
+        431: "A header field longer than MAX_HEADER_BYTES",
         500: "Internal error (generic OperationOutcome, no details)",
         502: "The FHIR server failed or is unavailable",
         503: "The consultation could not be recorded",
@@ -444,7 +447,7 @@ PATHS: dict[str, Any] = {
                     "description": "One result per ServiceRequest, in input order",
                     "content": _json_content("AppropriatenessResponse"),
                 },
-                **_errors(400, 401, 403, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 413, 414, 415, 422, 431, 500, 502, 503, 504),
             },
         }
     },
@@ -460,7 +463,7 @@ PATHS: dict[str, Any] = {
                     "description": "One GuidanceResponse per ServiceRequest",
                     "content": _json_content("GuidanceResponseBundle", "application/fhir+json"),
                 },
-                **_errors(400, 401, 403, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 413, 414, 415, 422, 431, 500, 502, 503, 504),
             },
         }
     },
@@ -483,7 +486,7 @@ PATHS: dict[str, Any] = {
                     "description": "One GuidanceResponse",
                     "content": _json_content("GuidanceResponseBundle", "application/fhir+json"),
                 },
-                **_errors(400, 401, 403, 404, 413, 415, 422, 500, 502, 503, 504),
+                **_errors(400, 401, 403, 404, 413, 414, 415, 422, 431, 500, 502, 503, 504),
             },
         }
     },

@@ -160,6 +160,11 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory, hang_port: int) -> list[
     missing = make(FHIR_BASE_URL=f"http://127.0.0.1:{hang_port}/missing").test_client()
     call(missing, "post", inst, "/fhir/ServiceRequest/sr-1/$appropriateness")  # 404
 
+    # Over-long URI (414) and header field (431): answered by the app as OperationOutcomes (#12).
+    for template, url in ((rest, rest), (op, op), (inst, "/fhir/ServiceRequest/sr-1/$appropriateness")):
+        call(client, "post", template, url + "?x=" + "a" * 5000, _bundle())
+        call(client, "post", template, url, _bundle(), headers={"X-Big": "b" * 9000})
+
     listing = "/api/v1/consultations"
     call(client, "get", listing, f"{listing}?patient=Patient/pt-lbp-acute")
     call(client, "get", listing, listing)  # neither patient nor order → 400

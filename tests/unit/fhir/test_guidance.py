@@ -129,3 +129,14 @@ def test_safety_entries_assumptions_and_questions_are_parameters_and_notes() -> 
     assert "critical: contraindicated: MR-unsafe implant (pacemaker)" in notes
     assert "How long has the pain lasted?" in notes and "assumes a candidate" in notes
     assert {"reference": "Device/p"} in response["reasonReference"]
+
+
+def test_a_lone_surrogate_in_a_text_becomes_a_replacement_character() -> None:
+    """A hostile code echoed in a data issue must not make the GuidanceResponse invalid (a 500 before)."""
+    from app.fhir.guidance import _valid_text
+
+    assert _valid_text({"note": [{"text": "code x\ud800y"}], "n": 1}) == {
+        "note": [{"text": "code x\ufffdy"}],
+        "n": 1,
+    }
+    assert _valid_text(["plain"]) == ["plain"]
