@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import tables as s
-from app.store.consultations import ConsultationStore, StoreError
+from app.store.consultations import ConsultationStore, StoreError, read_result
 
 MAX_ROWS = 50_000  # the page summarises at most this many consultations (the newest); it says so
 
@@ -32,7 +32,7 @@ def consultations_between(
     """``{recordedAt, callerIss, patient, result}`` per consultation recorded in ``[since, until)``
     (of ``tenant`` only, when given)."""
     table = s.consultations
-    query = select(table.c.created_at, table.c.caller_iss, table.c.patient, table.c.result)
+    query = select(table.c.created_at, table.c.caller_iss, table.c.patient, table.c.result, table.c.result_z)
     if tenant is not None:
         query = query.where(table.c.tenant == tenant)
     if since is not None:
@@ -50,7 +50,7 @@ def consultations_between(
             "recordedAt": _aware(r.created_at),
             "callerIss": r.caller_iss,
             "patient": r.patient,
-            "result": json.loads(r.result),
+            "result": read_result(r),
         }
         for r in rows
     ]
