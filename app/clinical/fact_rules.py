@@ -1366,6 +1366,22 @@ def thoracic_radiculopathy(index: RecordIndex, criteria: Criteria, evaluation: d
     return out.findings()
 
 
+def _matching(concept: Any, value_sets: list[ValueSet]) -> Match | None:
+    """``match_any`` for a concept read straight from a raw resource: a malformed one matches nothing."""
+    try:
+        return match_any(concept, value_sets)
+    except ValueError:
+        return None
+
+
+def _is_thoracic_radiograph(concept: Any, criteria: Criteria) -> bool:
+    """``_thoracic_radiograph`` for a raw resource's code: a malformed code is not a radiograph."""
+    try:
+        return _thoracic_radiograph(concept, criteria)
+    except ValueError:
+        return False
+
+
 def _concepts(value: Any) -> list[Any]:
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
 
@@ -1382,9 +1398,9 @@ def prior_thoracic_surgery(index: RecordIndex, criteria: Criteria, evaluation: d
     by_site = _sets(criteria, "prior_thoracic_surgery_by_site", "procedureValueSets")
     sites = _sets(criteria, "prior_thoracic_surgery_by_site", "bodySiteValueSets")
     for proc in index.raw.get("Procedure", ()):
-        if proc.get("status") != "completed" or not match_any(proc.get("code"), by_site):
+        if proc.get("status") != "completed" or not _matching(proc.get("code"), by_site):
             continue
-        if any(match_any(site, sites) for site in _concepts(proc.get("bodySite"))):
+        if any(_matching(site, sites) for site in _concepts(proc.get("bodySite"))):
             refs.append(ref_of(proc))
     if refs:
         out.known(
@@ -1442,7 +1458,7 @@ def _radiograph_results(
     procs = [
         p
         for p in index.raw.get("Procedure", ())
-        if p.get("status") == "completed" and _thoracic_radiograph(p.get("code"), criteria)
+        if p.get("status") == "completed" and _is_thoracic_radiograph(p.get("code"), criteria)
     ]
     radiographs = [ref_of(p) for p in procs]
     linked = set().union(*(_targets(p, "report") for p in procs)) if procs else set()
@@ -1455,7 +1471,7 @@ def _radiograph_results(
         if not (
             ref in linked
             or _targets(dr, "basedOn", "partOf") & set(radiographs)
-            or _thoracic_radiograph(dr.get("code"), criteria)
+            or _is_thoracic_radiograph(dr.get("code"), criteria)
         ):
             continue
         if ref not in radiographs and not procs:
@@ -1472,7 +1488,7 @@ def _radiograph_results(
         if not (
             ref in linked
             or _targets(obs, "partOf", "basedOn", "derivedFrom") & set(radiographs)
-            or _thoracic_radiograph(obs.get("code"), criteria)
+            or _is_thoracic_radiograph(obs.get("code"), criteria)
         ):
             continue
         if isinstance(obs.get("valueCodeableConcept"), dict):
@@ -1495,7 +1511,7 @@ def prior_thoracic_radiograph(index: RecordIndex, criteria: Criteria, evaluation
     name = "prior_thoracic_radiograph_abnormal"
     radiographs, coded, text_only = _radiograph_results(index, criteria)
     abnormal_sets = _sets(criteria, name, "resultValueSets")
-    abnormal = [(ref, c) for ref, c in coded if match_any(c, abnormal_sets)]
+    abnormal = [(ref, c) for ref, c in coded if _matching(c, abnormal_sets)]
     if abnormal:
         shown = "; ".join(
             next(iter(texts_of(c)), display_code(*next(iter(_code_pairs(c)), ("", "?")))) for _, c in abnormal

@@ -30,7 +30,10 @@ def _format_loc(resource_type: str, loc: tuple[Any, ...]) -> str:
 
 def summarise_errors(resource_type: str, err: ValidationError) -> tuple[str, list[str]]:
     """Turn a pydantic error into ``path: message; …`` (first few) and the list of FHIRPath-like paths."""
-    items = err.errors()
+    try:
+        items = err.errors()
+    except UnicodeError:  # pydantic cannot render an error whose input holds a lone surrogate
+        return "a text holds an invalid Unicode character (a lone surrogate)", [resource_type]
     parts: list[str] = []
     paths: list[str] = []
     for item in items[:_MAX_REPORTED]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ PARAMETERS = [
 ]
 FUZZ = settings(
     derandomize=True,
-    max_examples=350,
+    max_examples=int(os.environ.get("SPINE_AUC_FUZZ_EXAMPLES", "2000")),
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ BASES = hook_requests()
 SERVICES = ["/cds-services/spine-auc-order-select", "/cds-services/spine-auc-order-sign"]
 FUZZ = settings(
     derandomize=True,
-    max_examples=450,
+    max_examples=int(os.environ.get("SPINE_AUC_FUZZ_EXAMPLES", "2000")),
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,

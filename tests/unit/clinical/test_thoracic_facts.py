@@ -187,3 +187,19 @@ def test_a_radiograph_without_a_coded_result_is_asked(
 def test_no_thoracic_radiograph_is_initial_imaging(criteria: Criteria) -> None:
     (fact,) = _radiograph(criteria, _procedure("xr", "72100")).facts  # a lumbar radiograph
     assert fact.value is False
+
+
+def test_malformed_codes_on_raw_resources_match_nothing_instead_of_raising(criteria: Criteria) -> None:
+    """The thoracic rules read raw Procedures, reports and Observations: a ``coding`` that is not a list, or a
+    code that is not an object, is no match (the fuzz test found these as 500s)."""
+    broken = [
+        {**_procedure("p1", "22842", bodySite=[{"coding": 7}]), "code": {"coding": "72072"}},
+        {**_procedure("p2", "72072"), "code": "72072"},
+        {"resourceType": "DiagnosticReport", "id": "d1", "status": "final", "code": {"coding": {"code": "x"}},
+         "conclusionCode": [{"coding": "M48.54XA"}]},
+        {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"coding": None},
+         "valueCodeableConcept": {"coding": "S22.0"}},
+    ]  # fmt: skip
+    index = _index(criteria, *broken)
+    assert _facts(fact_rules.prior_thoracic_surgery, index, criteria)["prior_thoracic_surgery"].value is False
+    _facts(fact_rules.prior_thoracic_radiograph, index, criteria)  # no exception
