@@ -34,8 +34,10 @@ criteria-check: $(BIN)/spine-auc
 unit: $(BIN)/spine-auc
 	$(BIN)/pytest -q tests/unit
 
+## Benchmarks; PEER_DIR=<built sandbox-cds-services> adds the reference service (bench/README.md),
+## BENCH_ARGS="--only http --quick" a subset.
 bench: $(BIN)/spine-auc
-	$(BIN)/python -m bench
+	PEER_DIR="$(PEER_DIR)" $(BIN)/python -m bench $(BENCH_ARGS)
 
 ## Soak (not part of `test`): 70 % of the measured maximum against `spine-auc serve` for SOAK_MINUTES (10).
 soak: $(BIN)/spine-auc

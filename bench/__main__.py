@@ -4,6 +4,7 @@ measured in the same run, then one JSON file of results under ``bench/results/``
     python -m bench                      # all four (about 3-4 minutes on 2 cores)
     python -m bench --only engine,scale  # a subset: engine, profile, scale, http, fhir
     python -m bench --quick              # small sizes and short runs (a smoke run, ~1 minute)
+    PEER_DIR=/path/to/sandbox-cds-services python -m bench --only http   # with the reference service
 """
 
 from __future__ import annotations
@@ -67,59 +68,72 @@ def _print_scale(r: dict[str, Any]) -> None:
 
 
 def _print_http(r: dict[str, Any]) -> None:
-    h, o, rep = r["hello_json"], r["order_select"], r["order_select_repeated"]
+    srv, tok, ref, med = r["server"], r["jwt"], r["reference"], r["median_rps"]
     print(
-        f"  order-select with a {r['resources_in_prefetch']}-resource prefetch ({r['request_bytes']} bytes), "
-        f"gunicorn 2 sync workers, wrk -t1 -c8 {r['wrk_seconds']} s"
+        f"  ours: {srv['command']} (gunicorn worker class {srv['worker_class']}, {srv['workers']} workers, "
+        f"OS threads per worker after the runs {srv['os_threads_per_worker']}), "
+        f"JWT verification on ({tok['algorithm']}, {tok['issuer_key_set']}; without a JWT: {tok['without_jwt_status']})\n"
+        f"  order-select, {r['resources_in_prefetch']}-resource prefetch ({r['request_bytes']} bytes): every body "
+        f"distinct, every request its own token\n"
+        f"  signing ES384 (PyJWT): {tok['signing']['tokens_per_second']:.0f} tokens/s per process "
+        f"({tok['signing']['us_per_token']} us each); {tok['tokens_signed']} signed in {tok['signing_seconds']} s "
+        f"on {tok['signing_processes']} processes, between runs (not timed)"
     )
-    for label, w in (
-        ("hello-JSON", h),
-        ("order-select, distinct prefetch (no cache)", o),
-        ("order-select, repeated request (cached)", rep),
-    ):
+    if ref["given"]:
         print(
-            f"  {label:<44} {w['requests_per_second']:>8.1f} req/s  p50 {w.get('p50_ms')} ms  "
-            f"p99 {w.get('p99_ms')} ms  non-2xx {w['non_2xx']}  socket errors {w['socket_errors']}"
+            f"  reference: pama-imaging, sandbox-cds-services (node {ref['node']}, one process), "
+            f"{r['reference_request_bytes']}-byte order-select, rating {ref['rating']}"
         )
+    else:
+        print(f"  reference: not given ({ref['why_not']}); our figures alone")
+    w = r["wrk"]
     print(
-        f"  ratio order-select / hello-JSON: {r['ratio_order_select_over_hello']:.1%} distinct, "
-        f"{r['ratio_repeated_order_select_over_hello']:.1%} repeated (target >= 40%)"
+        f"  wrk -t{w['threads']} -c{w['connections']}, {w['seconds']} s per run, {w['rounds']} round(s) interleaved (req/s):"
     )
-    for label, a in (("distinct", r["at_70_percent"]), ("repeated", r["at_70_percent_repeated"])):
+    print("    round        hello         ours    reference")
+    for i, hello in enumerate(r["rounds"]["hello"]):
+        ours = r["rounds"]["ours"][i]
+        peer = r["rounds"]["reference"][i] if r["rounds"]["reference"] else None
+        peer_text = f"{peer['requests_per_second']:>12.1f}" if peer else f"{'-':>12}"
         print(
-            f"  at 70% of max, {label}: {a['target_rate']} req/s scheduled, {a['achieved_rate']} achieved, "
-            f"open loop: p50 {a['p50_ms']} ms  p90 {a['p90_ms']} ms  p99 {a['p99_ms']} ms  max {a['max_ms']} ms  "
-            f"errors {a['errors']} (target p99 <= 50 ms)"
+            f"    {i + 1:>5} {hello['requests_per_second']:>12.1f} {ours['requests_per_second']:>12.1f} {peer_text}"
+            f"   (ours p50 {ours.get('p50_ms')} ms, p99 {ours.get('p99_ms')} ms)"
         )
+    ref_text = f"{med['reference']:>12.1f}" if med["reference"] is not None else f"{'-':>12}"
+    print(f"   median {med['hello']:>12.1f} {med['ours']:>12.1f} {ref_text}")
+    if r["ratio_ours_over_reference"] is not None:
+        print(f"  ratio ours / reference: {r['ratio_ours_over_reference']:.2f} x (target >= 1.5)")
+    else:
+        print("  ratio ours / reference: - (reference not given)")
+    print(f"  ratio ours / hello (GET /healthz, same server): {r['ratio_ours_over_hello']:.1%}")
+    a = r["at_70_percent"]
+    print(
+        f"  open loop at 70% of ours: {a['target_rate']} req/s scheduled, {a['achieved_rate']} achieved, "
+        f"{a['completed']}/{a['scheduled']} completed: p50 {a['p50_ms']} ms  p90 {a['p90_ms']} ms  "
+        f"p99 {a['p99_ms']} ms  max {a['max_ms']} ms (target p99 <= 50 ms; latency from the scheduled send "
+        f"time)  errors {a['errors']}  non-2xx {a['non_2xx']}  generator CPU {a['generator_cpu_cores']} cores"
+    )
+    print("  completions per second: " + " ".join(str(n) for n in a["completions_per_second"]))
+    print(
+        "  worst latency per scheduled second (ms): "
+        + " ".join(f"{row['max_ms']:.0f}" for row in a["per_second"])
+    )
+    for flag in r["flags"]:
+        print(f"  FLAG: {flag}")
     d = r["diagnostics"]
-    tmpfs = d["order_select_audit_db_on_tmpfs"]
-    if tmpfs:
+    prof = d["handler_profile"]
+    print(
+        f"  diagnostic: one SQLite WAL synchronous=FULL commit alone: median {d['sqlite_wal_full_commit']['median_ms']} ms"
+    )
+    print(
+        f"  diagnostic, in-process (JWT on): {prof['unprofiled_ms_per_request']} ms per distinct request, of which "
+        f"JWT authenticate {prof['jwt_authenticate_ms_per_request']} ms ({prof['jwt_share_of_request']:.0%}; the ES384 "
+        f"signature check alone {prof['jwt_es384_signature_verify_ms']} ms); top cumulative under cProfile:"
+    )
+    for row in prof["top_cumulative"]:
         print(
-            f"  diagnostic: distinct order-select with the audit DB on tmpfs (fsync free): "
-            f"{tmpfs['requests_per_second']:.1f} req/s = {d['ratio_tmpfs_order_select_over_hello']:.1%} of hello-JSON"
+            f"    {row['cumulative_ms_per_request']:>8.3f} ms  {row['calls_per_request']:>5.1f} calls  {row['function']}"
         )
-    t70 = d.get("at_70_percent_audit_db_on_tmpfs")
-    if t70:
-        print(
-            f"  diagnostic: the same at 70% of that max ({t70['target_rate']} req/s): p50 {t70['p50_ms']} ms  "
-            f"p99 {t70['p99_ms']} ms  errors {t70['errors']}"
-        )
-    commit = d["sqlite_wal_full_commit"]
-    print(f"  diagnostic: one SQLite WAL synchronous=FULL commit, alone: median {commit['median_ms']} ms")
-    for key, label in (
-        ("handler_profile", "distinct prefetch"),
-        ("handler_profile_repeated", "repeated request"),
-    ):
-        prof = d[key]
-        print(
-            f"  in-process handler, {label} ({prof['unprofiled_ms_per_request']} ms/request unprofiled), "
-            "top cumulative under cProfile:"
-        )
-        for row in prof["top_cumulative"]:
-            print(
-                f"    {row['cumulative_ms_per_request']:>8.3f} ms  {row['calls_per_request']:>5.1f} calls  "
-                f"{row['function']}"
-            )
 
 
 def _print_fhir(r: dict[str, Any]) -> None:
@@ -201,8 +215,8 @@ def run(only: tuple[str, ...], quick: bool) -> dict[str, Any]:
         )
     if "http" in only:
         results["http"] = _section(
-            "2. HTTP order-select under gunicorn vs hello-JSON",
-            lambda: bench_http(seconds=3 if quick else 10, load_seconds=3.0 if quick else 15.0),
+            "2. HTTP order-select (JWT on) vs the reference PAMA service (PEER_DIR) and hello",
+            lambda: bench_http(seconds=3 if quick else 10, load_seconds=5.0 if quick else 15.0),
             _print_http,
         )
     if "fhir" in only:

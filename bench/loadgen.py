@@ -2,7 +2,8 @@
 
 Requests are *scheduled* at ``start + i / rate``; each one's latency is measured from its scheduled time,
 not from when a connection happened to be free, so a stalled server shows up in the tail instead of
-silently slowing the generator down (no coordinated omission). Each request opens its own connection,
+silently slowing the generator down (no coordinated omission). It also counts completions per second of
+completion time, so a stall shows as a dip then a burst. Each request opens its own connection,
 as gunicorn's sync workers close the connection after every response. Loopback only; bounded by a
 request count and a wall-clock limit; it stops by itself.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)  # seconds from start, per completed request
+    done_at: list[float] = field(default_factory=list)  # seconds from start, when each one completed
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0  # the generator's own CPU time: it shares the machine with the server
 
@@ -47,6 +50,19 @@ class LoadResult:
             for sec, v in sorted(buckets.items())
         ]
 
+    def completions_per_second(self) -> list[int]:
+        """Requests completed in each second of the run (by completion time; a stall reads as 0s)."""
+        if not self.done_at:
+            return []
+        counts = [0] * (int(max(self.done_at)) + 1)
+        for at in self.done_at:
+            counts[max(0, int(at))] += 1
+        return counts
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
+
     def summary(self) -> dict[str, Any]:
         return {
             "target_rate": round(self.rate, 1),
@@ -54,12 +70,14 @@ class LoadResult:
             "scheduled": self.scheduled,
             "completed": self.completed,
             "errors": self.errors,
+            "non_2xx": self.non_2xx,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "p50_ms": self.percentile(50),
             "p90_ms": self.percentile(90),
             "p99_ms": self.percentile(99),
             "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
             "per_second": self.timeline(),
+            "completions_per_second": self.completions_per_second(),
             "generator_cpu_cores": round(self.cpu_seconds / self.wall_seconds, 2)
             if self.wall_seconds
             else None,
@@ -67,10 +85,18 @@ class LoadResult:
 
 
 def build_request(
-    host: str, port: int, path: str, body: bytes, content_type: str = "application/json"
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    content_type: str = "application/json",
+    *,
+    token: str | None = None,
 ) -> bytes:
+    """One POST, ``Connection: close``; ``token``: an ``Authorization: Bearer`` header."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n{auth}"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
@@ -89,14 +115,27 @@ async def _one(host: str, port: int, raw: bytes, timeout: float) -> int:
     return int(data[9:12])
 
 
+def distinct_body(body: bytes, vary: tuple[str, int] | None, i: int) -> bytes:
+    """``body`` with the first ``vary[0]`` replaced by the 10-digit counter ``vary[1] + i`` (same length)."""
+    if vary is None:
+        return body
+    token = vary[0].encode("ascii")
+    at = body.find(token)
+    if at < 0:
+        return body
+    return body[:at] + f"{vary[1] + i:010d}".encode("ascii") + body[at + len(token) :]
+
+
 async def _run(
     host: str,
     port: int,
-    raw: bytes,
+    path: str,
+    body: bytes,
     rate: float,
     duration: float,
     timeout: float,
     vary: tuple[str, int] | None,
+    tokens: Sequence[str] | None,
 ) -> LoadResult:
     if host not in {"127.0.0.1", "localhost", "::1"}:
         raise ValueError("the load generator only targets loopback")
@@ -107,12 +146,13 @@ async def _run(
     start = loop.time() + 0.05
     tasks: list[asyncio.Task[None]] = []
 
-    token_at = raw.find(vary[0].encode("ascii")) if vary else -1
+    static = build_request(host, port, path, body) if vary is None and tokens is None else None
 
     def request_bytes(i: int) -> bytes:
-        if vary is None or token_at < 0:
-            return raw
-        return raw[:token_at] + f"{vary[1] + i:010d}".encode("ascii") + raw[token_at + len(vary[0]) :]
+        if static is not None:
+            return static
+        token = tokens[i] if tokens is not None else None
+        return build_request(host, port, path, distinct_body(body, vary, i), token=token)
 
     async def fire(scheduled: float, payload: bytes) -> None:
         async with gate:
@@ -121,8 +161,10 @@ async def _run(
             except (TimeoutError, OSError, ConnectionError, ValueError):
                 result.errors += 1
                 return
-        result.latencies_ms.append((loop.time() - scheduled) * 1000.0)
+        now = loop.time()
+        result.latencies_ms.append((now - scheduled) * 1000.0)
         result.sent_at.append(scheduled - start)
+        result.done_at.append(now - start)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         result.completed += 1
 
@@ -156,13 +198,16 @@ def constant_rate(
     duration: float,
     timeout: float = 5.0,
     vary: tuple[str, int] | None = None,
+    tokens: Sequence[str] | None = None,
 ) -> LoadResult:
     """Send ``rate`` requests per second for ``duration`` seconds (open loop); latencies from schedule.
 
     ``vary=(token, start)``: the 10-character ``token`` in the body becomes a 10-digit counter from
-    ``start``, so every request differs (same length, so Content-Length holds).
+    ``start``, so every request differs (same length, so Content-Length holds). ``tokens``: request ``i``
+    carries ``Authorization: Bearer tokens[i]`` (at least ``int(rate * duration)`` of them).
     """
     if vary is not None and len(vary[0]) != 10:
         raise ValueError("the vary token must be 10 characters (it becomes a 10-digit counter)")
-    raw = build_request(host, port, path, body)
-    return asyncio.run(_run(host, port, raw, rate, duration, timeout, vary))
+    if tokens is not None and len(tokens) < int(rate * duration):
+        raise ValueError(f"{len(tokens)} tokens for {int(rate * duration)} scheduled requests")
+    return asyncio.run(_run(host, port, path, body, rate, duration, timeout, vary, tokens))

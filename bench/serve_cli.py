@@ -14,12 +14,18 @@ from pathlib import Path
 from bench.server import HOST, free_port
 
 SPINE_AUC = Path(sys.executable).with_name("spine-auc")
+REPO = Path(__file__).resolve().parent.parent
 
 
 class Served:
-    """``with Served(data_dir) as server: server.url + "/healthz"``; stopped with its whole process group."""
+    """``with Served(data_dir) as server: server.url + "/healthz"``; stopped with its whole process group.
 
-    def __init__(self, data_dir: Path, *, workers: int = 2, env: dict[str, str] | None = None):
+    ``workers=None``: no ``--workers`` option, so the worker count (and worker class, threads) are exactly
+    what ``spine-auc serve`` chooses by default. The checkout's ``app`` is imported (``PYTHONPATH``), not an
+    editable install of another checkout.
+    """
+
+    def __init__(self, data_dir: Path, *, workers: int | None = 2, env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.workers = workers
         self.port = free_port()
@@ -31,19 +37,14 @@ class Served:
     def __enter__(self) -> Served:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_AUC_")}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
         env.update({"SPINE_AUC_DATA_DIR": str(self.data_dir), **self.env})
+        command = [str(SPINE_AUC), "serve", "--host", HOST, "--port", str(self.port)]
+        if self.workers is not None:
+            command += ["--workers", str(self.workers)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    str(SPINE_AUC),
-                    "serve",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(self.workers),
-                ],
+                command,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

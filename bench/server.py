@@ -111,11 +111,13 @@ class Gunicorn:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def post_json(url: str, body: Any, timeout: float = 30.0) -> tuple[int, Any, float]:
+def post_json(
+    url: str, body: Any, timeout: float = 30.0, *, headers: dict[str, str] | None = None
+) -> tuple[int, Any, float]:
     """(status, parsed JSON, seconds) of one POST."""
     data = json.dumps(body).encode("utf-8") if not isinstance(body, bytes) else body
     request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}, method="POST"
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}, method="POST"
     )
     started = time.perf_counter()
     try:
