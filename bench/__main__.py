@@ -75,7 +75,7 @@ def _print_http(r: dict[str, Any]) -> None:
         f"JWT verification on ({tok['algorithm']}, {tok['issuer_key_set']}; without a JWT: {tok['without_jwt_status']})\n"
         f"  order-select, {r['resources_in_prefetch']}-resource prefetch ({r['request_bytes']} bytes): every body "
         f"distinct, every request its own token\n"
-        f"  signing ES384 (PyJWT): {tok['signing']['tokens_per_second']:.0f} tokens/s per process "
+        f"  signing {tok['algorithm']} (PyJWT): {tok['signing']['tokens_per_second']:.0f} tokens/s per process "
         f"({tok['signing']['us_per_token']} us each); {tok['tokens_signed']} signed in {tok['signing_seconds']} s "
         f"on {tok['signing_processes']} processes, between runs (not timed)"
     )
@@ -127,8 +127,8 @@ def _print_http(r: dict[str, Any]) -> None:
     )
     print(
         f"  diagnostic, in-process (JWT on): {prof['unprofiled_ms_per_request']} ms per distinct request, of which "
-        f"JWT authenticate {prof['jwt_authenticate_ms_per_request']} ms ({prof['jwt_share_of_request']:.0%}; the ES384 "
-        f"signature check alone {prof['jwt_es384_signature_verify_ms']} ms); top cumulative under cProfile:"
+        f"JWT authenticate {prof['jwt_authenticate_ms_per_request']} ms ({prof['jwt_share_of_request']:.0%}; the {r['jwt']['algorithm']} "
+        f"signature check alone {prof['jwt_signature_verify_ms']} ms); top cumulative under cProfile:"
     )
     for row in prof["top_cumulative"]:
         print(

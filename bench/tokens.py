@@ -1,6 +1,9 @@
 """CDS client JWTs for the HTTP benchmark: one ES384 key (as the CDS Hooks sandbox signs), its JWK Set in a
 file the service trusts (``SPINE_AUC_CDS_TRUSTED_ISSUERS`` with a ``jwks_file``), and fresh tokens.
 
+``BENCH_JWT_ALG=RS384`` signs with an RSA 2048 key instead: CDS Hooks 2.0 asks services to accept both ES384
+and RS384, and their verification costs differ ~5x (P-384 ECDSA ~0.8 ms, RSA ~0.15 ms on this machine).
+
 Every request carries its own token (a distinct ``jti``, ``aud`` = the exact service URL, ``exp = iat + 300``
 as the sandbox signs), so the service's replay cache accepts each exactly once. wrk cannot sign: tokens are
 signed before a run, written one per line to a file that the wrk Lua script reads into a table.
@@ -9,6 +12,7 @@ signed before a run, written one per line to a file that the wrk Lua script read
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,24 +22,28 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ISSUER = "https://bench-ehr.invalid"
-KID = "bench-es384"
-ALGORITHM = "ES384"
+ALGORITHM = os.environ.get("BENCH_JWT_ALG", "ES384")
+if ALGORITHM not in {"ES384", "RS384"}:
+    raise SystemExit(f"BENCH_JWT_ALG must be ES384 or RS384, not {ALGORITHM!r}")
+KID = f"bench-{ALGORITHM.lower()}"
 LIFETIME = 300  # seconds, as the CDS Hooks sandbox signs
 
 
 class TokenSigner:
-    """One generated EC P-384 key; ``jwks`` / ``write_jwks`` publish it, ``tokens`` signs fresh ones."""
+    """One generated key (EC P-384, or RSA 2048 for RS384); ``jwks`` / ``write_jwks`` publish it, ``tokens``
+    signs fresh ones."""
 
     def __init__(self, iss: str = ISSUER, kid: str = KID, private: Any = None) -> None:
         self.iss, self.kid = iss, kid
-        self.private = private if private is not None else ec.generate_private_key(ec.SECP384R1())
+        self.private = private if private is not None else _new_key()
         self.serial = 0  # jti counter: unique within this signer, whatever the clock does
 
     def jwks(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key()))
+        algorithm = jwt.algorithms.ECAlgorithm if ALGORITHM.startswith("ES") else jwt.algorithms.RSAAlgorithm
+        jwk = json.loads(algorithm.to_jwk(self.private.public_key()))
         jwk.update({"kid": self.kid, "alg": ALGORITHM, "use": "sig"})
         return {"keys": [jwk]}
 
@@ -79,6 +87,12 @@ class TokenSigner:
         return [token for job in jobs for token in job.result()]
 
 
+def _new_key() -> Any:
+    if ALGORITHM == "RS384":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP384R1())
+
+
 def _sign_chunk(pem: bytes, iss: str, kid: str, aud: str, serial: int, count: int) -> list[str]:
     signer = TokenSigner(iss, kid, serialization.load_pem_private_key(pem, password=None))
     signer.serial = serial
@@ -107,7 +121,7 @@ def tokens_needed(expected_rps: float, seconds: float, *, margin: float = 3.0, f
 
 
 def signing_rate(signer: TokenSigner, aud: str, count: int = 200) -> dict[str, float]:
-    """Tokens signed per second (ES384, PyJWT) on this machine."""
+    """Tokens signed per second (``ALGORITHM``, PyJWT) on this machine."""
     t0 = time.perf_counter()
     for _ in signer.tokens(aud, count):
         pass
