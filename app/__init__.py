@@ -17,6 +17,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.web import handlers as web_errors
 
     app = Flask(__name__)
+    from app.web.json_provider import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
     app.config.update(load_config(test_config))
     # Criteria are loaded and validated here, never at import time; invalid criteria stop the start-up.
     app.extensions["spine_auc.criteria"] = load_criteria(app.config["CRITERIA_DIR"])

@@ -111,7 +111,7 @@ FEEDBACK_SCHEMA = "cds-feedback.schema.json"
 def _schemas() -> SchemaSet:
     """Our CDS Hooks envelope schemas (``app.criteria.schemas`` is the only jsonschema importer), loaded on
     first use, not at import, and kept for the process."""
-    return SchemaSet(SCHEMA_DIR)
+    return SchemaSet(SCHEMA_DIR, compiled=True)
 
 
 _memory_lock = threading.Lock()

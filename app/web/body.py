@@ -9,9 +9,11 @@ the line and column.
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
+import orjson
 from flask import Request
 
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -19,6 +21,10 @@ from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 JSON_MEDIA_TYPES = frozenset({"application/json", "application/fhir+json"})
 _UTF8_NAMES = frozenset({"utf-8", "utf8"})
 _CHUNK = 64 * 1024
+# Every digit becomes "0" and every other byte a space, so a run of 19 digits is a plain substring search
+# (a regular expression with a repeated class is ~15x slower on a 28 KB body).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
 
 
 def _check_media_type(request: Request) -> None:
@@ -56,6 +62,15 @@ def parse_json_bytes(raw: bytes) -> Any:
     """Parse UTF-8 JSON; errors become ``InvalidInput`` naming the position."""
     if not raw.strip():
         raise InvalidInput("request body is empty; expected a JSON document")
+    try:
+        # orjson first (~3x faster); what it refuses (invalid JSON, but also lone surrogates, NaN, nesting
+        # beyond 1024) goes to the standard parser, which accepts what it always accepted and names the
+        # position of a real error. orjson reads an integer beyond 64 bits as a float: a body with a run of 19
+        # digits anywhere goes to the standard parser too, so such an integer stays exact.
+        if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
+            return orjson.loads(raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
