@@ -102,7 +102,7 @@ _DRAFT07 = "http://json-schema.org/draft-07/schema#"
 
 def as_draft07(schema: dict[str, Any]) -> dict[str, Any] | None:
     """The same schema in Draft-07 spelling, or None when one of its keywords has no identical Draft-07 form."""
-    converted = _draft07_node(schema, top=True)
+    converted: dict[str, Any] | None = _draft07_node(schema, top=True)
     if converted is None:
         return None
     converted["$schema"] = _DRAFT07

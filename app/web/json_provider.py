@@ -10,9 +10,10 @@ Parsing request bodies is ``app.web.body``'s job (it has its own fast path); ``l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from flask import Response
 from flask.json.provider import DefaultJSONProvider
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -27,7 +28,8 @@ class OrjsonProvider(DefaultJSONProvider):
         obj = self._prepare_response_obj(args, kwargs)
         if self._pretty():
             return super().response(*args, **kwargs)
-        return self._app.response_class(self._fast(obj) + b"\n", mimetype=self.mimetype)
+        response_class = cast(type[Response], self._app.response_class)  # Flask's, not the sansio base's
+        return response_class(self._fast(obj) + b"\n", mimetype=self.mimetype)
 
     def _pretty(self) -> bool:
         debug = self._app.debug if self.compact is None else not self.compact
