@@ -96,6 +96,9 @@ _SAME_IN_DRAFT07 = frozenset(
         "title", "description", "default", "examples", "$comment",
     }
 )  # fmt: skip
+_ONE_SUBSCHEMA = frozenset(
+    {"items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"}
+)
 _RENAMED_FOR_DRAFT07 = {"dependentRequired": "dependencies"}
 _DRAFT07 = "http://json-schema.org/draft-07/schema#"
 
@@ -135,7 +138,7 @@ def _draft07_node(node: Any, *, top: bool = False) -> Any:
             if any(sub is None for sub in items):
                 return None
             out[key] = items
-        elif key in {"items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"}:
+        elif key in _ONE_SUBSCHEMA:
             if isinstance(value, bool) and key != "items":
                 out[key] = value
                 continue
