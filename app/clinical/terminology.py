@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.criteria.model import ICD10CM, Criteria, ValueSet
 
@@ -111,12 +111,45 @@ def longest_prefix(prefixes: Mapping[str, object]) -> int:
     return longest
 
 
+class _SystemPrefixes(NamedTuple):
+    """One system's prefix index, with the prefix lengths it holds (ascending) and the value sets that
+    exclude codes of that system: computed once per criteria."""
+
+    prefixes: Mapping[str, tuple[tuple[str, frozenset[str] | None, bool], ...]]
+    lengths: tuple[int, ...]
+    excluding: frozenset[str]
+
+
+#: id(criteria) → (criteria, system → its prefix index or None): see :func:`_system_prefixes`
+_PREFIXES: dict[int, tuple[Criteria, dict[str, _SystemPrefixes | None]]] = {}
+
+
+def _system_prefixes(criteria: Criteria, system: str) -> _SystemPrefixes | None:
+    memo = _PREFIXES.get(id(criteria))
+    if memo is None or memo[0] is not criteria:
+        if len(_PREFIXES) >= 8:
+            _PREFIXES.clear()
+        memo = _PREFIXES[id(criteria)] = (criteria, {})
+    try:
+        return memo[1][system]
+    except KeyError:
+        pass
+    prefixes = criteria.vs_prefix.get(system)
+    excluding = frozenset(vs.id for vs in criteria.value_sets.values() if vs.exclude_prefix.get(system))
+    found = memo[1][system] = (
+        _SystemPrefixes(prefixes, tuple(sorted({len(p) for p in prefixes})), excluding) if prefixes else None
+    )
+    if found is None and excluding:  # exclusions without prefixes: still checked on exact matches
+        found = memo[1][system] = _SystemPrefixes({}, (), excluding)
+    return found
+
+
 def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     """Every value set a CodeableConcept's codes belong to, by indexed lookup (names are not tried here).
 
     One pass per resource instead of one per fact and value set: the cost is a few dictionary lookups
-    per coding (the exact code, then each prefix of the normalised code up to the longest prefix any value
-    set names), so it is linear in the code's length, never quadratic.
+    per coding (the exact code, then each prefix of the normalised code whose length some prefix of the
+    system has), so it is linear in the code's length, never quadratic.
     """
     tags: dict[str, Match] = {}
     for coding in codings_of(concept):
@@ -124,18 +157,25 @@ def concept_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
         if not isinstance(system, str) or not isinstance(code, str):
             continue
         norm = normalise_code(system, code)
+        index = _system_prefixes(criteria, system)
+        excluding = index.excluding if index is not None else ()
+        recorded = f"{system}|{code}"
         for vs_id, weak in criteria.vs_exact.get((system, norm), ()):
-            if vs_id not in tags and not _excluded(criteria.value_sets[vs_id], system, norm):
-                tags[vs_id] = Match(vs_id, "code", f"{system}|{code}", weak)
-        prefixes = criteria.vs_prefix.get(system)
-        if not prefixes:
+            if vs_id not in tags and (
+                vs_id not in excluding or not _excluded(criteria.value_sets[vs_id], system, norm)
+            ):
+                tags[vs_id] = Match(vs_id, "code", recorded, weak)
+        if index is None or not index.prefixes:
             continue
-        for k in range(1, min(len(norm), longest_prefix(prefixes)) + 1):
-            for vs_id, seventh, weak in prefixes.get(norm[:k], ()):
-                if vs_id in tags or (seventh is not None and (len(norm) < 7 or norm[6] not in seventh)):
+        size = len(norm)
+        for k in index.lengths:
+            if k > size:
+                break
+            for vs_id, seventh, weak in index.prefixes.get(norm[:k], ()):
+                if vs_id in tags or (seventh is not None and (size < 7 or norm[6] not in seventh)):
                     continue
-                if not _excluded(criteria.value_sets[vs_id], system, norm):
-                    tags[vs_id] = Match(vs_id, "prefix", f"{system}|{code}", weak)
+                if vs_id not in excluding or not _excluded(criteria.value_sets[vs_id], system, norm):
+                    tags[vs_id] = Match(vs_id, "prefix", recorded, weak)
     return tags
 
 
@@ -163,7 +203,7 @@ def _any_name(patterns: Mapping[str, re.Pattern[str]]) -> re.Pattern[str]:
 
 def name_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     """Value sets whose ingredient names appear (whole word) in the concept's text or displays."""
-    texts = [t.lower() for t in texts_of(concept)]
+    texts = list(dict.fromkeys([t.lower() for t in texts_of(concept)]))  # a display often repeats the text
     tags: dict[str, Match] = {}
     if not texts:
         return tags
