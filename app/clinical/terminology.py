@@ -186,18 +186,68 @@ def first_tag(tags: Mapping[str, Match], value_sets: Iterable[ValueSet]) -> Matc
     return None
 
 
-#: id(name patterns) → (the patterns, one pattern matching any of their names): a prefilter, so a text that
-#: names nothing (most medications) costs one search instead of one per value set
-_ANY_NAME: dict[int, tuple[Mapping[str, re.Pattern[str]], re.Pattern[str]]] = {}
+class _NameSearch(NamedTuple):
+    """The name patterns as searched: one matching any name (a prefilter, so a text that names nothing, most
+    medications, costs one search), and one per value set; each a trie of its names when it can be."""
+
+    anything: re.Pattern[str]
+    by_value_set: dict[str, re.Pattern[str]]
 
 
-def _any_name(patterns: Mapping[str, re.Pattern[str]]) -> re.Pattern[str]:
-    memo = _ANY_NAME.get(id(patterns))
+#: id(name patterns) → (the patterns, their searches)
+_NAME_SEARCH: dict[int, tuple[Mapping[str, re.Pattern[str]], _NameSearch]] = {}
+
+#: the shape the criteria loader gives a value set's name pattern: whole words, an alternation of names
+_WORDS_HEAD, _WORDS_TAIL = "(?<![a-z])(?:", ")(?![a-z])"
+
+
+def _names_of(pattern: str) -> list[str] | None:
+    """The names of a whole-word pattern of the loader's shape (``re.escape``d, ``|``-separated), or None
+    when the pattern does not read back exactly (then it is searched as it is)."""
+    if not (pattern.startswith(_WORDS_HEAD) and pattern.endswith(_WORDS_TAIL)):
+        return None
+    body = pattern[len(_WORDS_HEAD) : -len(_WORDS_TAIL)]
+    names = [re.sub(r"\\(.)", r"\1", n, flags=re.DOTALL) for n in body.split("|")]
+    return names if names and "|".join(re.escape(n) for n in names) == body else None
+
+
+def _trie(names: Iterable[str]) -> str:
+    """An alternation of the names factored by common prefix (the same strings; the regex engine then
+    rejects a position after a character or two instead of trying every name)."""
+    root: dict[str, Any] = {}
+    for name in names:
+        node = root
+        for ch in name:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + emit(node[ch]) for ch in sorted(k for k in node if k)]
+        if not branches:
+            return ""
+        if "" in node:
+            return "(?:" + "|".join(branches) + ")?"
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return _WORDS_HEAD + emit(root) + _WORDS_TAIL
+
+
+def _name_search(patterns: Mapping[str, re.Pattern[str]]) -> _NameSearch:
+    memo = _NAME_SEARCH.get(id(patterns))
     if memo is None or memo[0] is not patterns:
-        if len(_ANY_NAME) >= 8:
-            _ANY_NAME.clear()
-        combined = re.compile("|".join(f"(?:{p.pattern})" for p in patterns.values()) or "(?!)")
-        memo = _ANY_NAME[id(patterns)] = (patterns, combined)
+        if len(_NAME_SEARCH) >= 8:
+            _NAME_SEARCH.clear()
+        names = {vs_id: _names_of(p.pattern) for vs_id, p in patterns.items()}
+        by_value_set = {
+            vs_id: re.compile(_trie(words)) if words else patterns[vs_id] for vs_id, words in names.items()
+        }
+        if all(words for words in names.values()):
+            anything = re.compile(
+                _trie({n for words in names.values() for n in words or ()}) if names else "(?!)"
+            )
+        else:
+            anything = re.compile("|".join(f"(?:{p.pattern})" for p in patterns.values()) or "(?!)")
+        memo = _NAME_SEARCH[id(patterns)] = (patterns, _NameSearch(anything, by_value_set))
     return memo[1]
 
 
@@ -207,10 +257,10 @@ def name_tags(concept: Any, criteria: Criteria) -> dict[str, Match]:
     tags: dict[str, Match] = {}
     if not texts:
         return tags
-    anything = _any_name(criteria.vs_name_patterns)
-    if not any(anything.search(text) for text in texts):
+    search = _name_search(criteria.vs_name_patterns)
+    if not any(search.anything.search(text) for text in texts):
         return tags
-    for vs_id, pattern in criteria.vs_name_patterns.items():
+    for vs_id, pattern in search.by_value_set.items():
         for text in texts:
             if pattern.search(text):
                 tags[vs_id] = Match(vs_id, "name", text)

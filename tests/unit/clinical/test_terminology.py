@@ -94,3 +94,23 @@ def test_the_encoded_pre_check_never_misses_what_the_walk_cuts() -> None:
     assert within_limits(orjson.dumps(within), limits)
     assert within_limits(orjson.dumps(within), InputLimits())
     assert clip_codes_and_texts(within, limits) == []
+
+
+def test_name_search_finds_what_the_value_set_patterns_find() -> None:
+    """The factored name searches match exactly where the loader's patterns do (whole words only)."""
+    from app.clinical.terminology import name_tags
+
+    texts = [
+        "naproxen 500 mg tablet",
+        "NAPROXEN",
+        "naproxens",
+        "xnaproxen",
+        "Magnetic Resonance Conditional",
+        "mr conditional implant",
+        "metformin",
+        "ibuprofen/naproxen",
+        "",
+    ]
+    for text in texts:
+        expected = [v for v, p in CRITERIA.vs_name_patterns.items() if p.search(text.lower())]
+        assert list(name_tags({"text": text}, CRITERIA)) == expected, text
