@@ -122,6 +122,9 @@ class _Decision:
 
     def fact(self, name: str) -> bool | None:
         if name in self.c.derived_facts:
+            known = self.derived.get(name)
+            if known is not None:  # decided once for this assignment (its facts are already in ``used``)
+                return known
             if name not in self.used:
                 self.used.append(name)
             value = self.eval3(self.c.derived_facts[name])

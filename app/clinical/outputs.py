@@ -105,17 +105,47 @@ def _value(expr: Any, values: dict[str, bool | None], criteria: Criteria) -> boo
     return None
 
 
+#: id(expression) → (the expression, the facts it reads with derived facts expanded): see :func:`_reads`
+_READS: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _reads(expr: Any, criteria: Criteria) -> frozenset[str]:
+    """Every fact :func:`_value` may look up for ``expr`` (criteria expressions are never mutated)."""
+    memo = _READS.get(id(expr))
+    if memo is not None and memo[0] is expr:
+        return memo[1]
+    names: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if "fact" in node:
+            name = node["fact"]
+            if name in criteria.derived_facts:
+                stack.append(criteria.derived_facts[name])
+            else:
+                names.add(name)
+        elif "not" in node:
+            stack.append(node["not"])
+        else:
+            stack.extend(node.get("all", node.get("any", [])))
+    if len(_READS) >= 4096:
+        _READS.clear()
+    found = frozenset(names)
+    _READS[id(expr)] = (expr, found)
+    return found
+
+
 def _matters(fact: str, a: Assessment, facts: PatientFacts, criteria: Criteria) -> bool:
-    """Whether taking the assumed value the other way would change which variants match."""
+    """Whether taking the assumed value the other way would change which variants match (only a variant
+    whose condition reads the fact can change)."""
     if a.topic is None:
+        return False
+    whens = [v.when for v in a.topic.variants if v.when and fact in _reads(v.when, criteria)]
+    if not whens:
         return False
     values = {name: f.value for name, f in facts.facts.items()}
     flipped = {**values, fact: None if values.get(fact) is None else not values[fact]}
-    return any(
-        _value(v.when, values, criteria) != _value(v.when, flipped, criteria)
-        for v in a.topic.variants
-        if v.when
-    )
+    return any(_value(when, values, criteria) != _value(when, flipped, criteria) for when in whens)
 
 
 def stated_assumptions(

@@ -9,7 +9,7 @@ Standard library and :mod:`app.criteria.model` only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -46,6 +46,8 @@ EPISODE_DEFAULT_SETTING = "episodeDefaultDays"
 EPISODE_SYMPTOM_SOURCE = "episode_symptoms"
 
 T = TypeVar("T")
+
+NOT_AN_OBJECT = "a resource entry is not a JSON object; skipped"
 
 
 class Malformed(ValueError):
@@ -145,39 +147,60 @@ def _status_code(resource: dict[str, Any], key: str) -> str | None:
     value = resource.get(key)
     if value is None:
         return None
-    code = code_of(value)
-    if code is None and not isinstance(value, dict):
+    if not isinstance(value, dict):
         raise Malformed(f"{key} is not a CodeableConcept")
-    return code
+    codings = value.get("coding")
+    if codings is None:
+        return None
+    if not isinstance(codings, list):
+        raise ValueError("CodeableConcept.coding is not a list")
+    for coding in codings:  # code_of, inline: the first coding with a string code
+        if isinstance(coding, dict):
+            code = coding.get("code")
+            if isinstance(code, str):
+                return str(code)
+    return None
 
 
 def read_condition(res: dict[str, Any], birth: date | None) -> ConditionInfo:
     """A Condition with its counting status and onset (``onsetAge`` needs the birth date)."""
     code = res.get("code")
-    if code is not None and not isinstance(code, dict):
-        raise Malformed("Condition.code is not a CodeableConcept")
-    codings_of(code)  # shape check
+    if code is not None:
+        if not isinstance(code, dict):
+            raise Malformed("Condition.code is not a CodeableConcept")
+        codings = code.get("coding")
+        if codings is not None and not isinstance(codings, list):  # shape check (codings_of)
+            raise ValueError("CodeableConcept.coding is not a list")
     clinical = _status_code(res, "clinicalStatus")
     verification = _status_code(res, "verificationStatus")
     usable = verification not in NEVER_COUNTED_VERIFICATION
-    abated = any(k.startswith("abatement") for k in res)
+    abated = False
+    for k in res:
+        if k.startswith("abatement"):
+            abated = True
+            break
     counted = usable and (clinical in COUNTED_CLINICAL or (clinical is None and not abated))
     onset = parse_date(res.get("onsetDateTime"))
-    if onset is None and isinstance(res.get("onsetPeriod"), dict):
-        onset = parse_date(res["onsetPeriod"].get("start"))
-    if onset is None and isinstance(res.get("onsetAge"), dict) and birth is not None:
-        years = res["onsetAge"].get("value")
-        if isinstance(years, int | float):
-            onset = birth + timedelta(days=round(float(years) * 365.25))
+    if onset is None:
+        period = res.get("onsetPeriod")
+        if isinstance(period, dict):
+            onset = parse_date(period.get("start"))
+        if onset is None and birth is not None:
+            age = res.get("onsetAge")
+            if isinstance(age, dict):
+                years = age.get("value")
+                if isinstance(years, int | float):
+                    onset = birth + timedelta(days=round(float(years) * 365.25))
+    sites = res.get("bodySite", []) or []
     return ConditionInfo(
-        ref=ref_of(res),
-        code=code,
-        counted=counted,
-        usable=usable,
-        suspected=verification in SUSPECTED_VERIFICATION,
-        onset=onset,
-        recorded=parse_date(res.get("recordedDate")),
-        body_site=tuple(s for s in res.get("bodySite", []) or [] if isinstance(s, dict)),
+        ref_of(res),
+        code,
+        counted,
+        usable,
+        verification in SUSPECTED_VERIFICATION,
+        onset,
+        parse_date(res.get("recordedDate")),
+        tuple(s for s in sites if isinstance(s, dict)) if sites else (),
     )
 
 
@@ -186,17 +209,24 @@ def dated_before(cond: ConditionInfo, evaluation: date) -> tuple[ConditionInfo, 
     it is not later, else the onset is unknown. Returns the condition to use and the issue, if any."""
     if cond.onset is None or cond.onset <= evaluation:
         if cond.onset is None and cond.recorded is not None and cond.recorded > evaluation:
-            return replace(cond, recorded=None), (
+            return _dated(cond, None, None), (
                 f"{cond.ref}: recorded date {cond.recorded.isoformat()} is after the evaluation date "
                 f"{evaluation.isoformat()}; onset unknown"
             )
         return cond, None
     head = f"{cond.ref}: onset {cond.onset.isoformat()} is after the evaluation date {evaluation.isoformat()}"
     if cond.recorded is not None and cond.recorded <= evaluation:
-        return replace(
-            cond, onset=cond.recorded
-        ), f"{head}; the recorded date {cond.recorded.isoformat()} is used"
-    return replace(cond, onset=None, recorded=None), f"{head}; onset unknown"
+        return _dated(cond, cond.recorded, cond.recorded), (
+            f"{head}; the recorded date {cond.recorded.isoformat()} is used"
+        )
+    return _dated(cond, None, None), f"{head}; onset unknown"
+
+
+def _dated(cond: ConditionInfo, onset: date | None, recorded: date | None) -> ConditionInfo:
+    """``cond`` with other dates (``dataclasses.replace`` without its introspection)."""
+    return ConditionInfo(
+        cond.ref, cond.code, cond.counted, cond.usable, cond.suspected, onset, recorded, cond.body_site
+    )
 
 
 def _medication_concept(res: dict[str, Any], medications: Mapping[str, dict[str, Any]]) -> Any:
@@ -316,7 +346,7 @@ def read_all(
     out: list[T] = []
     for res in items:
         if not isinstance(res, dict):
-            issues.append("a resource entry is not a JSON object; skipped")
+            issues.append(NOT_AN_OBJECT)
             continue
         try:
             value = reader(res)
@@ -494,44 +524,76 @@ def read_record(
     unavailable: Iterable[str],
     evaluation: date,
 ) -> RecordIndex:
-    """Read every patient resource once, tag it with its value sets, and index the result."""
+    """Read every patient resource once, tag it with its value sets, and index the result.
+
+    One pass per resource type reads and tags each entry. Issues keep their order: read errors by type
+    (Conditions, then their dates, medications, procedures, devices), then the unrecognised medications and
+    procedures, referrals and reasons.
+    """
     issues: list[str] = []
+    late: list[str] = []  # unrecognised medications, then procedures: after every read error
     birth = parse_date(patient.get("birthDate")) if isinstance(patient, dict) else None
     supplied = {
         f"Medication/{m['id']}": m
         for m in resources.get("Medication", [])
         if isinstance(m, dict) and m.get("id")
     }
-    conditions = []
-    for cond in read_all(resources.get("Condition", []), lambda r: read_condition(r, birth), issues):
-        cond, issue = dated_before(cond, evaluation)
-        conditions.append(cond)
-        if issue:
-            issues.append(issue)
-    medications = read_all(
-        [*resources.get("MedicationStatement", []), *resources.get("MedicationRequest", [])],
-        lambda r: read_medication(r, supplied, evaluation),
-        issues,
-    )
-    procedures = read_all(resources.get("Procedure", []), read_procedure, issues)
-    devices = read_all(resources.get("Device", []), read_device, issues)
-
-    tagged_conditions = tuple(
-        TaggedCondition(c, tags) for c in conditions if (tags := concept_tags(c.code, criteria))
-    )
-    tagged_medications = []
-    for med in medications:
-        code_tags, names = concept_tags(med.concept, criteria), name_tags(med.concept, criteria)
-        if code_tags or names:
-            tagged_medications.append(TaggedInterval(med, code_tags, names))
-        else:
-            issues.append(_not_recognised(med, "medication"))
-    tagged_procedures = []
-    for proc in procedures:
+    tagged_conditions: list[TaggedCondition] = []
+    dated_issues: list[str] = []
+    for res in resources.get("Condition", []):
+        if not isinstance(res, dict):
+            issues.append(NOT_AN_OBJECT)
+            continue
+        try:
+            cond = read_condition(res, birth)
+        except (ValueError, TypeError, AttributeError) as err:  # Malformed is a ValueError
+            issues.append(f"{ref_of(res)} skipped: {err}")
+            continue
+        if cond.onset is not None or cond.recorded is not None:
+            cond, issue = dated_before(cond, evaluation)
+            if issue:
+                dated_issues.append(issue)
+        if tags := concept_tags(cond.code, criteria):
+            tagged_conditions.append(TaggedCondition(cond, tags))
+    issues += dated_issues
+    tagged_medications: list[TaggedInterval] = []
+    for items in (resources.get("MedicationStatement", []), resources.get("MedicationRequest", [])):
+        for res in items:
+            if not isinstance(res, dict):
+                issues.append(NOT_AN_OBJECT)
+                continue
+            try:
+                med = read_medication(res, supplied, evaluation)
+            except (ValueError, TypeError, AttributeError) as err:
+                issues.append(f"{ref_of(res)} skipped: {err}")
+                continue
+            if med is None:
+                continue
+            code_tags, names = concept_tags(med.concept, criteria), name_tags(med.concept, criteria)
+            if code_tags or names:
+                tagged_medications.append(TaggedInterval(med, code_tags, names))
+            else:
+                late.append(_not_recognised(med, "medication"))
+    procedures: list[Interval] = []
+    tagged_procedures: list[TaggedInterval] = []
+    for res in resources.get("Procedure", []):
+        if not isinstance(res, dict):
+            issues.append(NOT_AN_OBJECT)
+            continue
+        try:
+            proc = read_procedure(res)
+        except (ValueError, TypeError, AttributeError) as err:
+            issues.append(f"{ref_of(res)} skipped: {err}")
+            continue
+        if proc is None:
+            continue
+        procedures.append(proc)
         if tags := concept_tags(proc.concept, criteria):
             tagged_procedures.append(TaggedInterval(proc, tags, {}))
         elif not _imaging_code(proc.concept, criteria):
-            issues.append(_not_recognised(proc, "procedure"))
+            late.append(_not_recognised(proc, "procedure"))
+    devices = read_all(resources.get("Device", []), read_device, issues)
+    issues += late
     order_ref = ref_of(order)
     referrals = []
     for res in resources.get("ServiceRequest", []):
@@ -552,23 +614,25 @@ def read_record(
             reasons.append(OrderReason(order_ref, concept, concept_tags(concept, criteria)))
         except ValueError as err:
             issues.append(f"a reason of {order_ref} skipped: {err}")
+    conditions = tuple(tagged_conditions)
     return RecordIndex(
         evaluation=evaluation,
         patient=patient,
         birth=birth,
         unavailable=frozenset(unavailable),
-        conditions=tagged_conditions,
+        conditions=conditions,
         medications=tuple(tagged_medications),
         procedures=tuple(procedures),
         tagged_procedures=tuple(tagged_procedures),
         devices=tuple(devices),
         reasons=tuple(reasons),
-        episode=_episode(tagged_conditions, criteria, evaluation),
+        episode=_episode(conditions, criteria, evaluation),
         issues=tuple(issues),
         referrals=tuple(referrals),
-        observations=tuple(read_all(resources.get("Observation", []), read_observation, issues)),
+        # (the issues of unreadable Observations were never reported: the tuple above is taken first)
+        observations=tuple(read_all(resources.get("Observation", []), read_observation, [])),
         raw={
-            t: tuple(r for r in resources.get(t, []) if isinstance(r, dict))
+            t: tuple([r for r in resources.get(t, []) if isinstance(r, dict)])
             for t in ("Procedure", "DiagnosticReport", "Observation")
         },
     )

@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from flask import current_app
 
-from app.clinical.input_limits import InputLimits, clip_codes_and_texts
+from app.clinical.input_limits import InputLimits, clip_codes_and_texts, within_limits
 from app.clinical.not_rated import not_rated
 from app.clinical.result import Result
 from app.errors import SpineAucError
@@ -43,8 +44,19 @@ def input_limits() -> InputLimits:
 
 
 def clip_input(body: Any) -> list[str]:
-    """Cut over-long codes and texts of a request body in place (before any matching); the notes."""
-    return clip_codes_and_texts(body, input_limits())
+    """Cut over-long codes and texts of a request body in place (before any matching); the notes.
+
+    The body is encoded once (``orjson``, ~30 µs for 50 resources) to prove nothing exceeds the limits at C
+    speed; only a body that may hold an over-long string, or that cannot be encoded (a lone surrogate, a
+    nesting deeper than 254), is walked.
+    """
+    limits = input_limits()
+    try:
+        if within_limits(orjson.dumps(body), limits):
+            return []
+    except TypeError:  # orjson.JSONEncodeError
+        pass
+    return clip_codes_and_texts(body, limits)
 
 
 def max_prefetch_resources() -> int:

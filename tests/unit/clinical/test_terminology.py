@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.clinical.input_limits import InputLimits, clip_codes_and_texts
+import orjson
+
+from app.clinical.input_limits import InputLimits, clip_codes_and_texts, within_limits
 from app.clinical.terminology import concept_tags, longest_prefix
 from app.config import DEFAULTS
 from app.criteria.loader import load_criteria
@@ -66,3 +68,49 @@ def test_clipping_is_iterative_and_survives_deep_nesting() -> None:
     for _ in range(5000):
         deep = {"x": [deep]}
     assert len(clip_codes_and_texts(deep, InputLimits())) == 1
+
+
+def test_the_encoded_pre_check_never_misses_what_the_walk_cuts() -> None:
+    limits = InputLimits(max_code_length=5, max_text_length=8)
+    escaped = {"a": [{"code": 'ab"c\\d', "text": 'x"\n"y'}, {"display": "\u0001" * 9, "code": "abc"}]}
+    assert not within_limits(orjson.dumps(escaped), limits)
+    assert len(clip_codes_and_texts(escaped, limits)) == 2
+    assert escaped == {"a": [{"text": 'x"\n"y'}, {"display": "\u0001" * 8, "code": "abc"}]}
+    for over in (
+        {"code": "x" * 6},
+        {"x": [{"text": "\u00e9" * 9}]},
+        {"display": '"' * 9},
+        {"code": "\\" * 6},
+    ):
+        assert not within_limits(orjson.dumps(over), limits), over
+        assert clip_codes_and_texts(over, limits)
+    within = {
+        "code": '"\\"\\"',
+        "text": '""""""""',
+        "display": "x" * 8,
+        "other": "y" * 99,
+        "c": {"code": "ab"},
+    }
+    assert within_limits(orjson.dumps(within), limits)
+    assert within_limits(orjson.dumps(within), InputLimits())
+    assert clip_codes_and_texts(within, limits) == []
+
+
+def test_name_search_finds_what_the_value_set_patterns_find() -> None:
+    """The factored name searches match exactly where the loader's patterns do (whole words only)."""
+    from app.clinical.terminology import name_tags
+
+    texts = [
+        "naproxen 500 mg tablet",
+        "NAPROXEN",
+        "naproxens",
+        "xnaproxen",
+        "Magnetic Resonance Conditional",
+        "mr conditional implant",
+        "metformin",
+        "ibuprofen/naproxen",
+        "",
+    ]
+    for text in texts:
+        expected = [v for v, p in CRITERIA.vs_name_patterns.items() if p.search(text.lower())]
+        assert list(name_tags({"text": text}, CRITERIA)) == expected, text
