@@ -120,8 +120,9 @@ class EngineWriter:
                 dialect_insert(s.jti_seen)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["iss", "jti"])
+                .returning(s.jti_seen.c.jti)  # rowcount is not reported here (psycopg: -1)
             )
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
         try:
             with conn.begin_nested():
                 conn.execute(insert(s.jti_seen).values(**values))
