@@ -260,9 +260,9 @@ GUNICORN_LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the app refuses above 
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 16380  # the app refuses a header above MAX_HEADER_BYTES itself
 # Request threads per worker. More than one selects gunicorn's gthread worker: while a request waits for its
 # audit commit's fsync the process runs another, and concurrent requests share one commit (group commit,
-# app/store/group_commit.py). Measured on 2 cores (issue #15, CHANGELOG): the handler is CPU-bound (~8 ms
-# CPU, fsync ~0.5-2 ms), threads added GIL contention (+10-15 % CPU per request in-process with 4 threads)
-# and a longer p99, with no throughput gain beyond the noise; so sync workers stay the default.
+# app/store/group_commit.py). Measured on 2 cores (issue #15, CHANGELOG): the handler is CPU-bound (~8 ms of
+# CPU, fsync ~0.5-2 ms) and its threads share the GIL: no throughput gain beyond the noise, a longer p99 (~181
+# vs ~114 ms closed-loop with 2x2). Sync workers stay the default; 2 threads was the best count measured.
 GUNICORN_THREADS = 1
 
 
