@@ -258,18 +258,35 @@ def _fresh_private_dir(path: Path) -> Path:
 
 GUNICORN_LIMIT_REQUEST_LINE = 8190  # gunicorn's maximum; the app refuses above MAX_URL_BYTES itself
 GUNICORN_LIMIT_REQUEST_FIELD_SIZE = 16380  # the app refuses a header above MAX_HEADER_BYTES itself
+# Request threads per worker. More than one selects gunicorn's gthread worker: while a request waits for its
+# audit commit's fsync the process runs another, and concurrent requests share one commit (group commit,
+# app/store/group_commit.py). Measured on 2 cores (issue #15, CHANGELOG): the handler is CPU-bound (~8 ms of
+# CPU, fsync ~0.5-2 ms) and its threads share the GIL: no throughput gain beyond the noise, a longer p99 (~181
+# vs ~114 ms closed-loop with 2x2). Sync workers stay the default; 2 threads was the best count measured.
+GUNICORN_THREADS = 1
+
+
+def gunicorn_worker_class(threads: int) -> str:
+    return "gthread" if threads > 1 else "sync"
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn sync workers")
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option(
+    "--threads",
+    default=GUNICORN_THREADS,
+    show_default=True,
+    type=int,
+    help="request threads per worker (more than 1: gthread workers, group commit)",
+)
 @click.option(
     "--allow-unauthenticated", is_flag=True, help="Accept CDS calls without a JWT on a non-loopback bind."
 )
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
-def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: bool) -> None:
-    """Serve the API, the FHIR operation and CDS Hooks (gunicorn, sync workers)."""
+def serve(host: str, port: int, workers: int, threads: int, allow_unauthenticated: bool, dev: bool) -> None:
+    """Serve the API, the FHIR operation and CDS Hooks (gunicorn; sync workers, or gthread with --threads)."""
     import gc
     import logging
     import os
@@ -312,7 +329,8 @@ def serve(host: str, port: int, workers: int, allow_unauthenticated: bool, dev: 
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "sync")
+            self.cfg.set("worker_class", gunicorn_worker_class(threads))
+            self.cfg.set("threads", threads)
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", "-")
             # Our own limits answer first, as OperationOutcomes (app/web/request_limits.py): gunicorn's

@@ -7,6 +7,7 @@ schema upgrades). Every write is one transaction; a failure raises :class:`Store
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import tables as s
 from app.store.consultations import StoreError
+from app.store.raw_sqlite import for_engine
+
+# answers_in_force on a SQLite file: one prepared query (index ix_questions_order) on the thread's connection.
+_ANSWERS_SQL = (
+    "SELECT questionnaire_response FROM questions WHERE patient = ? AND order_ref = ?"
+    " AND answered_at IS NOT NULL AND answered_at >= ? ORDER BY answered_at DESC LIMIT 1"
+)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -40,6 +48,10 @@ class Question:
 class QuestionStore:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._raw = for_engine(engine)
+        # answered_at as SQLAlchemy stores it (SQLite: text), for the plain query's comparison.
+        column_type = s.questions.c.answered_at.type
+        self._bind_time = column_type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
 
     def open_question(
         self,
@@ -111,8 +123,15 @@ class QuestionStore:
 
     def answers_in_force(self, patient: str, order_ref: str, *, window: timedelta) -> dict[str, Any] | None:
         """The latest answers to this order for this patient given within ``window``, if any."""
-        table = s.questions
         since = datetime.now(UTC) - window
+        if self._raw is not None:
+            bound = since if self._bind_time is None else self._bind_time(since)
+            try:
+                row = self._raw.reader().execute(_ANSWERS_SQL, (patient, order_ref, bound)).fetchone()
+            except sqlite3.Error as exc:
+                raise StoreError(f"question store unavailable: {type(exc).__name__}") from exc
+            return None if row is None or row[0] is None else dict(json.loads(row[0]))
+        table = s.questions
         query = (
             select(table.c.questionnaire_response)
             .where(

@@ -1,0 +1,181 @@
+"""Group commit: concurrent writes share a transaction, each caller gets its own outcome after the commit,
+one caller's failure stays its own; and the cheaper paths store exactly what the SQLAlchemy ones did."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.store.consultations import (
+    ZDICT_VERSION,
+    ConsultationStore,
+    StoreError,
+    _json,
+    _zdict,
+    compress_result,
+    read_result,
+)
+from app.store.group_commit import GroupCommit
+from app.store.questions import QuestionStore
+from tests.results import rated
+
+
+def _in_threads(count: int, work: Any) -> list[Any]:
+    barrier = threading.Barrier(count)
+    out: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            out[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return out
+
+
+def test_concurrent_callers_share_commits_and_get_their_own_outcomes() -> None:
+    batches: list[list[int]] = []
+
+    def commit(ops: Sequence[Any]) -> list[Any]:
+        time.sleep(0.02)  # a slow fsync: callers queue up behind it
+        batches.append(list(ops))
+        return [op * 10 if op % 5 else ValueError(op) for op in ops]
+
+    group = GroupCommit(commit)
+    outcomes = _in_threads(20, group.submit)
+    for i, outcome in enumerate(outcomes):
+        if i % 5:
+            assert outcome == i * 10
+        else:
+            assert isinstance(outcome, ValueError) and outcome.args == (i,)
+    assert sorted(op for batch in batches for op in batch) == list(range(20))  # each committed once
+    assert len(batches) < 20  # some shared a commit
+
+
+def test_a_failing_commit_fails_every_caller_of_its_batch_and_the_next_batch_runs() -> None:
+    calls = 0
+
+    def commit(ops: Sequence[Any]) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk gone")
+        return list(ops)
+
+    group = GroupCommit(commit)
+    with pytest.raises(OSError, match="disk gone"):
+        group.submit(1)
+    assert group.submit(2) == 2
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ConsultationStore]:
+    opened = ConsultationStore.from_url(f"sqlite:///{tmp_path / 'data' / 'spine-auc.db'}")
+    yield opened
+    opened.close()
+
+
+def _record(store: ConsultationStore, results: list[Any]) -> None:
+    store.record_consultations(
+        results,
+        hook_instance="h",
+        request_id=None,
+        caller_iss=None,
+        tenant=None,
+        patient="Patient/p1",
+        latency_ms=1.0,
+    )
+
+
+def test_one_callers_failure_in_a_shared_batch_leaves_the_others_recorded(store: ConsultationStore) -> None:
+    taken = rated(1)
+    _record(store, [taken])
+    batches = [[replace(taken, consultation_id=f"urn:uuid:{uuid.uuid4()}")] for _ in range(11)]
+    batches.append([taken])  # a duplicate consultationId: its own transaction fails, nobody else's
+    outcomes = _in_threads(len(batches), lambda i: _record(store, batches[i]))
+    assert outcomes[:-1] == [None] * 11
+    assert isinstance(outcomes[-1], StoreError)
+    assert store.count_consultations() == 12
+    for results in batches:
+        assert store.get_consultation(results[0].consultation_id) is not None
+
+
+def test_rows_written_on_the_plain_connection_read_back_as_before(store: ConsultationStore) -> None:
+    result = rated(1)
+    _record(store, [result])
+    found = store.get_consultation(result.consultation_id)
+    assert found is not None and found["result"] == read_result(
+        type("Row", (), {"result_z": compress_result(result.to_json())})()
+    )
+    recorded = datetime.fromisoformat(found["audit"]["recordedAt"])
+    assert abs(recorded - datetime.now(UTC)) < timedelta(minutes=1)
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT created_at, latency_ms FROM consultations")).one()
+    assert isinstance(stored.created_at, str) and "+" not in stored.created_at  # SQLAlchemy's own format
+    assert stored.latency_ms == 1.0
+
+
+def test_the_primed_compressor_writes_what_a_new_one_would() -> None:
+    result = rated(1).to_json()
+    fresh = zlib.compressobj(6, zdict=_zdict(ZDICT_VERSION))
+    expected = bytes([ZDICT_VERSION]) + fresh.compress(_json(result).encode()) + fresh.flush()
+    assert compress_result(result) == expected == compress_result(result)
+
+
+def test_claims_on_the_plain_connection_purge_expired_entries(store: ConsultationStore) -> None:
+    now = int(time.time())
+    assert store.claim_jti("https://a", "old", now - 7200)
+    store._next_jti_purge = 0.0  # due now
+    assert store.claim_jti("https://a", "new", now + 300)
+    with store.engine.connect() as conn:
+        left = conn.execute(text("SELECT jti FROM jti_seen")).scalars().all()
+    assert left == ["new"]
+
+
+def test_answers_in_force_are_the_same_through_sqlalchemy(tmp_path: Path) -> None:
+    consultations = ConsultationStore.from_url(f"sqlite:///{tmp_path / 'q.db'}")
+    fast = QuestionStore(consultations.engine)
+    plain = QuestionStore(consultations.engine)
+    plain._raw = None
+    response = {"resourceType": "QuestionnaireResponse", "status": "completed"}
+    fast.open_question(
+        "q1",
+        consultation_id="urn:uuid:1",
+        patient="pt",
+        order_ref="ServiceRequest/1",
+        expires_at=datetime.now(UTC) + timedelta(minutes=5),
+        context={},
+    )
+    assert fast.answer("q1", response=response, consultation_id="urn:uuid:2")
+    for window, order in ((5, "ServiceRequest/1"), (5, "ServiceRequest/2"), (0, "ServiceRequest/1")):
+        args = ("pt", order)
+        expected = plain.answers_in_force(*args, window=timedelta(minutes=window))
+        assert fast.answers_in_force(*args, window=timedelta(minutes=window)) == expected
+    assert fast.answers_in_force("pt", "ServiceRequest/1", window=timedelta(minutes=5)) == response
+    consultations.close()
+
+
+def test_an_in_memory_store_uses_sqlalchemy() -> None:
+    store = ConsultationStore(create_engine("sqlite://"))
+    assert store._raw is None
+    _record(store, [rated(1)])
+    assert store.count_consultations() == 1
+    assert store.claim_jti("https://a", "j", int(time.time()) + 60)
+    assert not store.claim_jti("https://a", "j", int(time.time()) + 60)
+    store.close()
