@@ -165,6 +165,11 @@ def profile_handler(body: bytes, signer: TokenSigner, *, calls: int = 100, top: 
     }
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
+
+
 def _threads(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -307,7 +312,9 @@ def bench_http(
                     max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("fork")
                 )
             )
-            server = stack.enter_context(Served(tmp / "data", workers=None, env=env))
+            # BENCH_WORKERS / BENCH_THREADS: try another worker model; unset, `spine-auc serve`'s defaults.
+            workers, threads = _env_int("BENCH_WORKERS"), _env_int("BENCH_THREADS")
+            server = stack.enter_context(Served(tmp / "data", workers=workers, threads=threads, env=env))
             check = _check_ours(server, signer, hook)
             peer = None if peer_missing else stack.enter_context(peer_mod.PeerService(str(peer_dir)))
             rating = _check_peer(peer, peer_body) if peer else None

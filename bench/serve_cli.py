@@ -25,9 +25,17 @@ class Served:
     editable install of another checkout.
     """
 
-    def __init__(self, data_dir: Path, *, workers: int | None = 2, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int | None = 2,
+        threads: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.data_dir = data_dir
         self.workers = workers
+        self.threads = threads
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.env = env or {}
@@ -42,6 +50,8 @@ class Served:
         command = [str(SPINE_AUC), "serve", "--host", HOST, "--port", str(self.port)]
         if self.workers is not None:
             command += ["--workers", str(self.workers)]
+        if self.threads is not None:
+            command += ["--threads", str(self.threads)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,
