@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -48,6 +49,19 @@ class StoreError(SpineAucError):
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+_ORJSON_AS_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _result_json(value: Any) -> bytes:
+    """``_json(value)`` as UTF-8, written by orjson (~12x faster): the same JSON value (keys sorted, compact,
+    ``str()`` of anything JSON lacks), non-ASCII as UTF-8 rather than ``\\u`` escapes. What orjson cannot write
+    (a lone surrogate, a key that is not a string, an integer beyond 64 bits) is written by ``_json``."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_AS_JSON)
+    except (TypeError, orjson.JSONEncodeError):
+        return _json(value).encode()
 
 
 def _str_or_none(value: Any, limit: int) -> str | None:
@@ -86,7 +100,7 @@ def compress_result(result: dict[str, Any]) -> bytes:
     compact JSON deflated with it (zlib level 6): ~0.8 KB for the 50-resource benchmark patient's 6 KB
     result (2.1 KB without the dictionary)."""
     compressor = _primed_compressor(ZDICT_VERSION).copy()
-    return bytes([ZDICT_VERSION]) + compressor.compress(_json(result).encode()) + compressor.flush()
+    return bytes([ZDICT_VERSION]) + compressor.compress(_result_json(result)) + compressor.flush()
 
 
 def read_result(row: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ one caller's failure stays its own; and the cheaper paths store exactly what the
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from app.store.consultations import (
     ConsultationStore,
     StoreError,
     _json,
+    _result_json,
     _zdict,
     compress_result,
     read_result,
@@ -134,8 +136,22 @@ def test_rows_written_on_the_plain_connection_read_back_as_before(store: Consult
 def test_the_primed_compressor_writes_what_a_new_one_would() -> None:
     result = rated(1).to_json()
     fresh = zlib.compressobj(6, zdict=_zdict(ZDICT_VERSION))
-    expected = bytes([ZDICT_VERSION]) + fresh.compress(_json(result).encode()) + fresh.flush()
+    expected = bytes([ZDICT_VERSION]) + fresh.compress(_result_json(result)) + fresh.flush()
     assert compress_result(result) == expected == compress_result(result)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": 1, "a": ["é ☃", None, 2.5, True]},
+        {"lone": "\ud800"},  # orjson refuses it: the standard encoder writes it, as before
+        {1: "int key"},
+        {"big": 2**70},
+        {"when": datetime(2026, 12, 1, tzinfo=UTC)},  # str(), as json.dumps(default=str) does
+    ],
+)
+def test_the_result_json_is_the_same_json_value(value: Any) -> None:
+    assert json.loads(_result_json(value)) == json.loads(_json(value))
 
 
 def test_claims_on_the_plain_connection_purge_expired_entries(store: ConsultationStore) -> None:
