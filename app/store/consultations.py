@@ -172,9 +172,23 @@ def configure_sqlite(dbapi_connection: Any) -> None:
     # Only takes effect on a new database (before WAL): a consultation row (~2.5 KB) fits a 4 KB page
     # once, wasting the rest; 16 KB pages hold six (see docs/store-upgrades.md).
     cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, *, wait_seconds: float = 30.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the lock: SQLite answers this pragma
+    "database is locked" at once, without its busy handler, when workers open a new database together."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_file(engine: Engine) -> str | None:

@@ -195,3 +195,39 @@ def test_an_in_memory_store_uses_sqlalchemy() -> None:
     assert store.claim_jti("https://a", "j", int(time.time()) + 60)
     assert not store.claim_jti("https://a", "j", int(time.time()) + 60)
     store.close()
+
+
+
+class _LockedCursor:
+    """A DB-API cursor stand-in whose first ``locked`` executes fail as SQLite's immediate SQLITE_BUSY does."""
+
+    def __init__(self, locked: int, message: str = "database is locked"):
+        self.locked, self.message, self.calls = locked, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.locked:
+            import sqlite3
+
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_the_wal_switch_retries_an_immediate_database_is_locked() -> None:
+    from app.store.consultations import _switch_to_wal
+
+    cursor = _LockedCursor(locked=3)
+    _switch_to_wal(cursor, wait_seconds=5)
+    assert cursor.calls == 4
+
+
+def test_the_wal_switch_gives_up_after_its_wait_and_never_retries_other_errors() -> None:
+    import sqlite3
+
+    from app.store.consultations import _switch_to_wal
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _switch_to_wal(_LockedCursor(locked=10**6), wait_seconds=0.1)
+    other = _LockedCursor(locked=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(other, wait_seconds=5)
+    assert other.calls == 1
