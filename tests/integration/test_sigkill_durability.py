@@ -27,6 +27,7 @@ import requests
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from app import create_app
+from app.cli import gunicorn_worker_class
 from app.store.consultations import ConsultationStore
 
 pytestmark = pytest.mark.integration
@@ -73,7 +74,8 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> Server:
+def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None, *, threads: int = 1) -> Server:
+    """Two gunicorn workers serving ``make_app()``: sync, or gthread with ``threads`` per worker."""
     port = free_port()
     data_dir = tmp_path / "data"
     log = tmp_path / "gunicorn.log"
@@ -90,7 +92,7 @@ def start_gunicorn(tmp_path: Path, env_extra: dict[str, str] | None = None) -> S
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn",
-                "--workers", "2", "--worker-class", "sync",
+                "--workers", "2", "--worker-class", gunicorn_worker_class(threads), "--threads", str(threads),
                 "--bind", f"127.0.0.1:{port}",
                 "--chdir", str(REPO),
                 "--graceful-timeout", "1",
