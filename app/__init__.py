@@ -34,7 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # Audit store (SQLite WAL under DATA_DIR by default, PostgreSQL by URL) and the CDS client authenticator.
     from app.security.cds_auth import authenticator_from_config
-    from app.store.consultations import ConsultationStore, private_data_dir
+    from app.store.consultations import ConsultationStore
+    from app.store.sqlite_files import private_data_dir
 
     private_data_dir(app.config["DATA_DIR"])
     store = ConsultationStore.from_url(app.config["DATABASE_URL"])

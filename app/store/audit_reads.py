@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import tables as s
-from app.store.consultations import ConsultationStore, StoreError, read_result
+from app.store.consultations import ConsultationStore, StoreError
+from app.store.result_blob import read_result
 
 MAX_ROWS = 50_000  # the page summarises at most this many consultations (the newest); it says so
 

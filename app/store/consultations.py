@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 import os
 import sqlite3
 import time
 import weakref
-import zlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import orjson
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.clinical.result import Result
@@ -35,6 +30,8 @@ from app.metrics import STORE_WRITE_LATENCY, timed
 from app.store import tables as s
 from app.store.group_commit import GroupCommit
 from app.store.raw_sqlite import RawSqlite, register
+from app.store.result_blob import canonical_json, compress_result, read_result
+from app.store.sqlite_files import configure_sqlite, sqlite_engine, sqlite_file
 from app.store.writes import ClaimJti, EngineWriter, InsertRows, SqliteWriter
 
 MAX_PAGE = 200
@@ -45,23 +42,6 @@ class StoreError(SpineAucError):
 
     status = 503
     issue_code = "transient"
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
-
-
-_ORJSON_AS_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _result_json(value: Any) -> bytes:
-    """``_json(value)`` as UTF-8, written by orjson (~12x faster): the same JSON value (keys sorted, compact,
-    ``str()`` of anything JSON lacks), non-ASCII as UTF-8 rather than ``\\u`` escapes. What orjson cannot write
-    (a lone surrogate, a key that is not a string, an integer beyond 64 bits) is written by ``_json``."""
-    try:
-        return orjson.dumps(value, default=str, option=_ORJSON_AS_JSON)
-    except (TypeError, orjson.JSONEncodeError):
-        return _json(value).encode()
 
 
 def _str_or_none(value: Any, limit: int) -> str | None:
@@ -78,46 +58,9 @@ def _first_code(result: Result) -> tuple[str | None, str | None]:
     return None, None
 
 
-ZDICT_DIR = Path(__file__).resolve().parent / "zdict"
-ZDICT_VERSION = 1  # the dictionary new rows are compressed with; every released one stays readable
-
-
-@functools.cache
-def _zdict(version: int) -> bytes:
-    """A preset dictionary: results of the CDS hook fixtures (synthetic). Never edit a released one."""
-    return (ZDICT_DIR / f"results-{version}.txt").read_bytes()
-
-
-@functools.cache
-def _primed_compressor(version: int) -> Any:
-    """A compressor with the preset dictionary loaded: a copy of it compresses exactly as a new one, and
-    copying (~12 µs) is ten times cheaper than loading the dictionary again (~120 µs)."""
-    return zlib.compressobj(6, zdict=_zdict(version))
-
-
-def compress_result(result: dict[str, Any]) -> bytes:
-    """The result JSON as stored since schema version 3: one byte naming the preset dictionary, then
-    compact JSON deflated with it (zlib level 6): ~0.8 KB for the 50-resource benchmark patient's 6 KB
-    result (2.1 KB without the dictionary)."""
-    compressor = _primed_compressor(ZDICT_VERSION).copy()
-    return bytes([ZDICT_VERSION]) + compressor.compress(_result_json(result)) + compressor.flush()
-
-
-def read_result(row: Any) -> dict[str, Any]:
-    """The result of a row, compressed (version 3) or as JSON text (rows written before)."""
-    blob = getattr(row, "result_z", None)
-    if blob is None:
-        raw = row.result
-    else:
-        decompressor = zlib.decompressobj(zdict=_zdict(blob[0]))
-        raw = (decompressor.decompress(blob[1:]) + decompressor.flush()).decode()
-    value: dict[str, Any] = json.loads(raw)
-    return value
-
-
 def _query_digest(*parts: str | None) -> str:
     """Binds a cursor to the query (tenant, patient, order) that produced it."""
-    return hashlib.sha256(_json(list(parts)).encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()[:16]
 
 
 def _encode_cursor(seq: int, digest: str) -> str:
@@ -136,99 +79,12 @@ def _decode_cursor(cursor: str, digest: str) -> int:
         raise InvalidInput("invalid paging cursor", expression=["cursor"]) from exc
 
 
-SQLITE_PAGE_SIZE = 16384
-PRIVATE_DIR_MODE = 0o700
-PRIVATE_FILE_MODE = 0o600
-SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
-
-
-def private_data_dir(data_dir: str | Path) -> Path:
-    """The data directory (audit database, metrics files), created or narrowed to mode 0700."""
-    path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
-        path.chmod(PRIVATE_DIR_MODE)
-    return path
-
-
-def private_sqlite_files(database: str) -> None:
-    """The database file exists with mode 0600 before SQLite opens it, so its ``-wal`` and ``-shm`` (which
-    SQLite creates with the database file's mode) are 0600 too; files left by an older release are fixed."""
-    path = Path(database)
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
-    for suffix in SQLITE_SIDE_FILES:
-        side = Path(f"{database}{suffix}")
-        if side.exists() and side.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
-            side.chmod(PRIVATE_FILE_MODE)
-
-
-def configure_sqlite(dbapi_connection: Any) -> None:
-    """Every connection to the store's SQLite file: WAL, ``synchronous=FULL``, a 30 s busy timeout."""
-    dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN (real transactions, DDL too)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # Only takes effect on a new database (before WAL): a consultation row (~2.5 KB) fits a 4 KB page
-    # once, wasting the rest; 16 KB pages hold six (see docs/store-upgrades.md).
-    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
-    _switch_to_wal(cursor)
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()
-
-
-def _switch_to_wal(cursor: Any, *, wait_seconds: float = 30.0) -> None:
-    """``PRAGMA journal_mode=WAL``, retried while another process holds the lock: SQLite answers this pragma
-    "database is locked" at once, without its busy handler, when workers open a new database together."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _sqlite_file(engine: Engine) -> str | None:
-    """The database file of a SQLite engine (``None``: another database, or in memory)."""
-    database = engine.url.database
-    if (
-        engine.dialect.name != "sqlite"
-        or not database
-        or database == ":memory:"
-        or database.startswith("file:")
-    ):
-        return None
-    return database
-
-
 def _failed(exc: BaseException) -> bool:
     """A database failure (a 503), as opposed to a bug (re-raised as it is)."""
     return isinstance(exc, SQLAlchemyError | sqlite3.Error)
 
 
 JTI_PURGE_EVERY_SECONDS = 60.0
-
-
-def _sqlite_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        private_sqlite_files(parsed.database)
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        configure_sqlite(dbapi_connection)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Writers that read first (schema upgrades) take the write lock up front: no upgrade deadlock.
-        immediate = conn.get_execution_options().get("sqlite_immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 # Pooled connections must not cross a fork (gunicorn --preload): children start with a fresh pool.
@@ -253,7 +109,7 @@ class ConsultationStore:
         self.engine = engine
         self.schema_version = s.upgrade(engine)
         _ENGINES.add(engine)
-        database = _sqlite_file(engine)
+        database = sqlite_file(engine)
         self._raw = None if database is None else RawSqlite(database, configure_sqlite)
         if self._raw is not None:
             register(engine, self._raw)
@@ -263,7 +119,7 @@ class ConsultationStore:
 
     @classmethod
     def from_url(cls, url: str) -> ConsultationStore:
-        engine = _sqlite_engine(url) if url.startswith("sqlite") else create_engine(url, pool_pre_ping=True)
+        engine = sqlite_engine(url) if url.startswith("sqlite") else create_engine(url, pool_pre_ping=True)
         try:
             return cls(engine)
         except SQLAlchemyError as exc:
@@ -425,14 +281,14 @@ class ConsultationStore:
             raise InvalidInput("feedback item needs an outcome", expression=["feedback.outcome"])
         accepted = item.get("acceptedSuggestions", [])
         override = item.get("overrideReason")
-        key = hashlib.sha256(_json({"service": service_id, "item": item}).encode()).hexdigest()
+        key = hashlib.sha256(canonical_json({"service": service_id, "item": item}).encode()).hexdigest()
         row = {
             "dedup_key": key,
             "service_id": service_id[:200],
             "card_uuid": card[:200],
             "outcome": outcome[:40],
-            "accepted_suggestions": _json(accepted),
-            "override_reason": None if override is None else _json(override),
+            "accepted_suggestions": canonical_json(accepted),
+            "override_reason": None if override is None else canonical_json(override),
             "outcome_timestamp": _str_or_none(item.get("outcomeTimestamp"), 60),
             "caller_iss": _str_or_none(caller_iss, 500),
             "received_at": datetime.now(UTC),

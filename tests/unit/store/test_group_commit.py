@@ -17,18 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.store.consultations import (
-    ZDICT_VERSION,
-    ConsultationStore,
-    StoreError,
-    _json,
-    _result_json,
-    _zdict,
-    compress_result,
-    read_result,
-)
+from app.store.consultations import ConsultationStore, StoreError
 from app.store.group_commit import GroupCommit
 from app.store.questions import QuestionStore
+from app.store.result_blob import (
+    ZDICT_VERSION,
+    _zdict,
+    canonical_json,
+    compress_result,
+    read_result,
+    result_json,
+)
 from tests.results import rated
 
 
@@ -136,7 +135,7 @@ def test_rows_written_on_the_plain_connection_read_back_as_before(store: Consult
 def test_the_primed_compressor_writes_what_a_new_one_would() -> None:
     result = rated(1).to_json()
     fresh = zlib.compressobj(6, zdict=_zdict(ZDICT_VERSION))
-    expected = bytes([ZDICT_VERSION]) + fresh.compress(_result_json(result)) + fresh.flush()
+    expected = bytes([ZDICT_VERSION]) + fresh.compress(result_json(result)) + fresh.flush()
     assert compress_result(result) == expected == compress_result(result)
 
 
@@ -151,7 +150,7 @@ def test_the_primed_compressor_writes_what_a_new_one_would() -> None:
     ],
 )
 def test_the_result_json_is_the_same_json_value(value: Any) -> None:
-    assert json.loads(_result_json(value)) == json.loads(_json(value))
+    assert json.loads(result_json(value)) == json.loads(canonical_json(value))
 
 
 def test_claims_on_the_plain_connection_purge_expired_entries(store: ConsultationStore) -> None:
@@ -213,7 +212,7 @@ class _LockedCursor:
 
 
 def test_the_wal_switch_retries_an_immediate_database_is_locked() -> None:
-    from app.store.consultations import _switch_to_wal
+    from app.store.sqlite_files import _switch_to_wal
 
     cursor = _LockedCursor(locked=3)
     _switch_to_wal(cursor, wait_seconds=5)
@@ -223,7 +222,7 @@ def test_the_wal_switch_retries_an_immediate_database_is_locked() -> None:
 def test_the_wal_switch_gives_up_after_its_wait_and_never_retries_other_errors() -> None:
     import sqlite3
 
-    from app.store.consultations import _switch_to_wal
+    from app.store.sqlite_files import _switch_to_wal
 
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         _switch_to_wal(_LockedCursor(locked=10**6), wait_seconds=0.1)
