@@ -540,15 +540,7 @@ def read_record(
     }
     tagged_conditions: list[TaggedCondition] = []
     dated_issues: list[str] = []
-    for res in resources.get("Condition", []):
-        if not isinstance(res, dict):
-            issues.append(NOT_AN_OBJECT)
-            continue
-        try:
-            cond = read_condition(res, birth)
-        except (ValueError, TypeError, AttributeError) as err:  # Malformed is a ValueError
-            issues.append(f"{ref_of(res)} skipped: {err}")
-            continue
+    for cond in read_all(resources.get("Condition", []), lambda res: read_condition(res, birth), issues):
         if cond.onset is not None or cond.recorded is not None:
             cond, issue = dated_before(cond, evaluation)
             if issue:
@@ -558,17 +550,7 @@ def read_record(
     issues += dated_issues
     tagged_medications: list[TaggedInterval] = []
     for items in (resources.get("MedicationStatement", []), resources.get("MedicationRequest", [])):
-        for res in items:
-            if not isinstance(res, dict):
-                issues.append(NOT_AN_OBJECT)
-                continue
-            try:
-                med = read_medication(res, supplied, evaluation)
-            except (ValueError, TypeError, AttributeError) as err:
-                issues.append(f"{ref_of(res)} skipped: {err}")
-                continue
-            if med is None:
-                continue
+        for med in read_all(items, lambda res: read_medication(res, supplied, evaluation), issues):
             code_tags, names = concept_tags(med.concept, criteria), name_tags(med.concept, criteria)
             if code_tags or names:
                 tagged_medications.append(TaggedInterval(med, code_tags, names))
@@ -576,17 +558,7 @@ def read_record(
                 late.append(_not_recognised(med, "medication"))
     procedures: list[Interval] = []
     tagged_procedures: list[TaggedInterval] = []
-    for res in resources.get("Procedure", []):
-        if not isinstance(res, dict):
-            issues.append(NOT_AN_OBJECT)
-            continue
-        try:
-            proc = read_procedure(res)
-        except (ValueError, TypeError, AttributeError) as err:
-            issues.append(f"{ref_of(res)} skipped: {err}")
-            continue
-        if proc is None:
-            continue
+    for proc in read_all(resources.get("Procedure", []), read_procedure, issues):
         procedures.append(proc)
         if tags := concept_tags(proc.concept, criteria):
             tagged_procedures.append(TaggedInterval(proc, tags, {}))
