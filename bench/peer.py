@@ -14,13 +14,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.server import HOST, free_port
+from bench.server import HOST, free_port, wait_until_answering
 
 PAMA_PATH = "/cds-services/pama-imaging"
 PAMA_RATING = "http://fhir.org/argonaut/Extension/pama-rating"
@@ -124,19 +121,14 @@ class PeerService:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the reference exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url("/cds-services"), timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError(f"the reference did not answer within 30 s: {self.log_tail()}")
+        try:
+            wait_until_answering(
+                self.process, self.url("/cds-services"), seconds=30, what="the reference", tail=self.log_tail
+            )
+        except RuntimeError:
+            self.__exit__()
+            raise
+        return self
 
     def log_tail(self, lines: int = 5) -> str:
         try:

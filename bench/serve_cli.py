@@ -6,12 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bench.server import HOST, free_port
+from bench.server import HOST, free_port, wait_until_answering
 
 SPINE_AUC = Path(sys.executable).with_name("spine-auc")
 REPO = Path(__file__).resolve().parent.parent
@@ -60,19 +57,14 @@ class Served:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"spine-auc serve exited: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"spine-auc serve did not answer within 60 s: {self.log_tail()}")
+        try:
+            wait_until_answering(
+                self.process, self.url + "/healthz", seconds=60, what="spine-auc serve", tail=self.log_tail
+            )
+        except RuntimeError:
+            self.__exit__()
+            raise
+        return self
 
     def worker_pids(self) -> list[int]:
         """The gunicorn workers (children of the master)."""

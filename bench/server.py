@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], url: str, *, seconds: float, what: str, tail: Callable[[], str]
+) -> None:
+    """Return once ``url`` answers 200; raise ``RuntimeError`` (with the log ``tail``) if ``process`` exits
+    first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}: {tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer within {seconds:g} s: {tail()}")
 
 
 class Gunicorn:
@@ -78,19 +98,14 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url(HELLO_PATH), timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"gunicorn did not answer within 60 s: {self.log_tail()}")
+        try:
+            wait_until_answering(
+                self.process, self.url(HELLO_PATH), seconds=60, what="gunicorn", tail=self.log_tail
+            )
+        except RuntimeError:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
     def log_tail(self, lines: int = 5) -> str:
         try:
